@@ -1,0 +1,7 @@
+"""`python -m bot run | demo | doctor`."""
+
+import sys
+
+from bot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""The composition root: one aiohttp application holding storage, the provider client and the PTB bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.ext import Application, ContextTypes
+from telegram.request import HTTPXRequest
+
+from bot.delivery import TrackDelivery
+from bot.i18n import LANGUAGES, Texts
+from bot.keys import SERVICES, TELEGRAM
+from bot.metrics import Metrics
+from bot.provider.client import ProviderClient
+from bot.routes import errors_middleware, setup_routes
+from bot.services import BotData, Services
+from bot.settings import Settings
+from bot.signing import Signer
+from bot.sliding_window import SlidingWindowBudget
+from bot.task_service import TaskService
+from bot.telegram_pacing import ChatPacer
+from handlers import register_handlers
+from storage.store import Storage
+
+log = logging.getLogger(__name__)
+
+_PUBLIC_COMMANDS = ("start", "generate", "custom", "status", "language", "help", "cancel")
+_ADMIN_COMMANDS = ("credits", "stats")
+
+
+def build_telegram(settings: Settings, pacer: ChatPacer) -> Application:  # type: ignore[type-arg]
+    api = settings.telegram_api_url
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .rate_limiter(pacer)
+        .context_types(ContextTypes(bot_data=BotData))
+        # Handlers only parse and hand work to the service, but an audio download may take a moment:
+        # several updates are handled at once so one person never holds up another.
+        .concurrent_updates(16)
+        .request(
+            HTTPXRequest(connection_pool_size=64, read_timeout=30, write_timeout=60, media_write_timeout=120)
+        )
+        .get_updates_request(HTTPXRequest(read_timeout=60))
+    )
+    if settings.webhook_mode:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+async def register_commands(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    for language in LANGUAGES:
+        texts = Texts(language)
+        commands = [BotCommand(name, texts(f"commands.{name}")) for name in _PUBLIC_COMMANDS]
+        code = None if language == "en" else language
+        await application.bot.set_my_commands(commands, language_code=code)
+    texts = Texts("en")
+    admin_commands = [BotCommand(n, texts(f"commands.{n}")) for n in (*_PUBLIC_COMMANDS, *_ADMIN_COMMANDS)]
+    for admin in settings.admin_user_ids:
+        try:
+            await application.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin))
+        except Exception as error:  # an admin who never opened the bot has no chat yet
+            log.warning("could not set admin commands for %s: %s", admin, error)
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=2 * 1024 * 1024)
+    metrics = Metrics()
+    storage = Storage(settings.database_path)
+
+    async def storage_context(app: web.Application) -> AsyncIterator[None]:
+        await storage.open()
+        yield
+        await storage.close()
+
+    async def services_context(app: web.Application) -> AsyncIterator[None]:
+        secret = settings.webhook_secret or await storage.kv.get_or_create(
+            "webhook_secret", secrets.token_urlsafe(32)
+        )
+        signer = Signer(secret)
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        budget = SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window)
+        provider = ProviderClient(
+            session,
+            base_url=settings.suno_api_url,
+            upload_url=settings.suno_upload_url,
+            api_key=settings.suno_api_key,
+            budget=budget,
+            metrics=metrics,
+        )
+        pacer = ChatPacer(
+            on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc()
+        )
+        application = build_telegram(settings, pacer)
+        delivery = TrackDelivery(application.bot, provider, settings.data_dir / "tmp", metrics=metrics)
+        tasks = TaskService(
+            settings=settings,
+            storage=storage,
+            provider=provider,
+            bot=application.bot,
+            delivery=delivery,
+            signer=signer,
+            metrics=metrics,
+        )
+        services = Services(
+            settings=settings,
+            storage=storage,
+            provider=provider,
+            tasks=tasks,
+            signer=signer,
+            metrics=metrics,
+            telegram_secret=signer.derive("telegram"),
+        )
+        application.bot_data.services = services
+        register_handlers(application)
+        app[SERVICES] = services
+        app[TELEGRAM] = application
+        try:
+            async with application:
+                await register_commands(application, settings)
+                if settings.webhook_mode:
+                    await application.bot.set_webhook(
+                        url=f"{settings.public_url}/telegram",
+                        secret_token=services.telegram_secret,
+                        allowed_updates=Update.ALL_TYPES,
+                    )
+                else:
+                    await application.bot.delete_webhook()
+                await application.start()
+                if application.updater is not None:
+                    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                poller = asyncio.create_task(tasks.poll_forever(), name="provider-poller")
+                await tasks.resume()
+                log.info("bot started in %s mode", "webhook" if settings.webhook_mode else "polling")
+                try:
+                    yield
+                finally:
+                    poller.cancel()
+                    await asyncio.gather(poller, return_exceptions=True)
+                    await tasks.close()
+                    if application.updater is not None and application.updater.running:
+                        await application.updater.stop()
+                    await application.stop()
+        finally:
+            await session.close()
+
+    app.cleanup_ctx.append(storage_context)
+    app.cleanup_ctx.append(services_context)
+    setup_routes(app)
+    return app

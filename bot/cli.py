@@ -1,0 +1,83 @@
+"""The command line: run the bot, run the offline demo, or check a deployment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.app import build_app
+from bot.logging_setup import setup_logging
+from bot.settings import ConfigError, Settings, load_settings
+from storage.db import UnsupportedDatabaseVersion
+
+log = logging.getLogger("bot")
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the web server (and with it the bot) until SIGINT/SIGTERM or `stop` is set."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        log.info("listening on %s:%s", settings.host, settings.port)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format,
+                  secrets=[settings.telegram_bot_token, settings.suno_api_key, settings.webhook_secret or ""])
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(Path(args.output), verbose=args.verbose))
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from bot.doctor import run_doctor
+
+    settings = load_settings()
+    return asyncio.run(run_doctor(settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="A Telegram bot for AI music.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot (webhook mode with PUBLIC_URL, polling otherwise)")
+    demo = commands.add_parser("demo", help="the whole bot against built-in emulators, offline")
+    demo.add_argument("--output", default="demo-output", help="folder for the received audio (default: %(default)s)")
+    demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")
+    commands.add_parser("doctor", help="check configuration, token, provider key, webhook and public URL")
+    args = parser.parse_args(argv)
+    handler = {"run": _run, "demo": _demo, "doctor": _doctor}[args.command]
+    try:
+        return handler(args)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except UnsupportedDatabaseVersion as error:
+        print(f"storage error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,694 @@
+"""An emulator of the sunoapi.org music API: a real aiohttp server on loopback.
+
+One port serves three hosts of the real service, told apart by path:
+
+- the API (``/api/v1/...``): the six task endpoints with the documented validation
+  (``provider_rules``), record-info, credits, the 20-requests-per-10-s budget;
+- the file-upload host (``/api/file-*-upload``): stream, base64 and URL uploads, served back under
+  ``/media/uploads/...``. Upload-host requests are NOT counted in the API budget: the docs state the
+  limit for the music API only;
+- the generated media (``/media/audio|stream|image/...``): real MP3s and JPEG covers.
+
+Tasks progress on timers and call back by stage (``provider_tasks``); tests drive faults with
+``script()`` and ``fail_next_request()`` and wait on state with ``wait_for()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import json
+import mimetypes
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from bot.emulators.provider_rules import (
+    ENDPOINT_KINDS,
+    RuleError,
+    SourceTrack,
+    unknown_fields,
+    validate_task_request,
+)
+from bot.emulators.provider_tasks import (
+    DownloadRecord,
+    EmulatedTask,
+    EmulatedTrack,
+    TaskScript,
+    audio_duration,
+    build_tracks,
+    download_to,
+    open_sink,
+    run_task,
+    upload_problem,
+)
+
+__all__ = ["ProviderEmulator", "RecordedRequest", "UploadedFile", "Violation"]
+
+API_PREFIX = "/api/v1/"
+UPLOAD_PATHS = ("/api/file-stream-upload", "/api/file-base64-upload", "/api/file-url-upload")
+URL_UPLOAD_TIMEOUT = 30.0  # the upload host's documented fetch timeout
+TASK_DOWNLOAD_TIMEOUT = 60.0
+_CHUNK = 64 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    """Every request the emulator received, in arrival order."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    host: str  # api | upload | media | other
+    headers: dict[str, str]
+    arrived: float  # time.monotonic()
+    json: Any = None
+    form: dict[str, str] | None = None
+    code: int | None = None  # the envelope code answered (None for media)
+    http_status: int | None = None
+    ignored_fields: tuple[str, ...] = ()
+    task_id: str | None = None
+
+    def __repr__(self) -> str:
+        headers = dict(self.headers)
+        if "Authorization" in headers:
+            headers["Authorization"] = "Bearer ***"
+        return (
+            f"RecordedRequest({self.method} {self.path} host={self.host} code={self.code} "
+            f"http={self.http_status} json={self.json!r} form={self.form!r} headers={headers!r})"
+        )
+
+
+_RECORD = web.RequestKey("recorded", RecordedRequest)
+
+
+@dataclass(slots=True)
+class UploadedFile:
+    id: str
+    file_name: str
+    upload_path: str
+    file_path: str
+    download_url: str
+    size: int
+    sha256: str
+    mime_type: str
+    uploaded_at: str
+    method: str  # stream | base64 | url
+    disk_path: Path = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A request that arrived while ``budget`` others had arrived within ``budget_window`` seconds."""
+
+    arrived: float
+    path: str
+    in_window: int
+    rejected: bool
+
+
+@dataclass(slots=True)
+class _ScriptedFailure:
+    path_suffix: str
+    code: int
+    msg: str
+    remaining: int
+
+
+class ProviderEmulator:
+    """The provider on loopback. State for assertions, all public and appended in arrival order:
+
+    - ``requests``: every request (API, upload host and media), with its envelope code;
+    - ``tasks``: by taskId, each with its stages, tracks, callbacks (and their attempts) and, for the
+      upload kinds, the sha256/size/duration of the audio the provider downloaded;
+    - ``uploads``: files received by the upload host; ``downloads``: what the emulator fetched;
+    - ``violations``: API requests that arrived over the budget; ``credits``: the balance.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "test-suno-key",
+        *,
+        credits: int = 1000,
+        cost_per_task: int = 12,
+        budget: int = 20,
+        budget_window: float = 10.0,
+        enforce_budget: bool = True,
+        stage_delays: tuple[float, float, float] = (0.2, 0.4, 0.6),
+        track_seconds: float = 3.0,
+        track_bytes: int | None = None,
+        callback_retries: int = 3,
+        callback_timeout: float = 15.0,
+    ) -> None:
+        self.api_key = api_key
+        self.credits = credits
+        self.cost_per_task = cost_per_task
+        self.budget = budget
+        self.budget_window = budget_window
+        self.enforce_budget = enforce_budget
+        self.stage_delays = stage_delays
+        self.track_seconds = track_seconds
+        self.track_bytes = track_bytes
+        self.callback_retries = callback_retries
+        self.callback_timeout = callback_timeout
+
+        self.url = ""
+        self.requests: list[RecordedRequest] = []
+        self.tasks: dict[str, EmulatedTask] = {}
+        self.uploads: dict[str, UploadedFile] = {}
+        self.downloads: list[DownloadRecord] = []
+        self.violations: list[Violation] = []
+        self.unknown_task_ids: list[str] = []  # record-info lookups of task ids never issued
+
+        self._scripts: collections.deque[TaskScript] = collections.deque()
+        self._failures: list[_ScriptedFailure] = []
+        self._arrivals: collections.deque[float] = collections.deque()
+        self._tracks: dict[str, EmulatedTrack] = {}
+        self._runners: dict[str, asyncio.Task[None]] = {}
+        self._changed = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._workdir: Path | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on ``host:port`` (0 = any free port) and return the base URL."""
+        self._workdir = Path(tempfile.mkdtemp(prefix="provider-emulator-"))
+        self._session = aiohttp.ClientSession()
+        self._runner = web.AppRunner(self._build_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_host, bound_port = self._runner.addresses[0][:2]
+        self.url = f"http://{bound_host}:{bound_port}"
+        return self.url
+
+    async def close(self) -> None:
+        runners = list(self._runners.values())
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    async def __aenter__(self) -> ProviderEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- test controls --------------------------------------------------------------------------
+
+    def script(self, **fault: Any) -> None:
+        """Queue faults for the next created task (FIFO, one script per task). Keywords: duplicate,
+        reorder, drop_callbacks, drop_stages, fail_with=(code, msg), sensitive, hold, delays=(t, f, c),
+        callback_exception."""
+        self._scripts.append(TaskScript.from_kwargs(**fault))
+
+    def fail_next_request(
+        self, path_suffix: str, code: int, msg: str = "Scripted failure", times: int = 1
+    ) -> None:
+        """Answer the next ``times`` authorised requests whose path ends with ``path_suffix`` with this
+        envelope code (HTTP 200), before any validation; nothing is created or charged."""
+        self._failures.append(_ScriptedFailure(path_suffix.strip("/"), code, msg, times))
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109 (the tests' API)
+        """Return once ``predicate()`` is true, re-checking after every change; TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"provider emulator: condition not met within {timeout} s")
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                if predicate():
+                    return
+                raise TimeoutError(f"provider emulator: condition not met within {timeout} s") from None
+
+    def release(self, task_id: str) -> None:
+        """End the hold of a task scripted with ``hold=True``; its stages start from now."""
+        task = self.tasks[task_id]
+        # A flag rather than clearing ``held``: the runner may not have reached its hold yet
+        # (it downloads an upload first), and the release must still count when it does.
+        task.hold_released = True
+        task.wake.set()
+
+    def complete_now(self, task_id: str) -> None:
+        """Run the task's remaining stages at once (ignoring scripted failures)."""
+        self._override(task_id, ("complete",))
+
+    def fail_now(self, task_id: str, code: int, msg: str = "Music generation failed") -> None:
+        """Fail the task at once: GENERATE_AUDIO_FAILED and an error callback."""
+        self._override(task_id, ("fail", code, msg))
+
+    def _override(self, task_id: str, override: tuple[Any, ...]) -> None:
+        task = self.tasks[task_id]
+        if task.terminal:
+            raise ValueError(f"task {task_id} already ended with {task.status}")
+        task.override = override
+        task.wake.set()
+
+    @property
+    def last_task(self) -> EmulatedTask:
+        return list(self.tasks.values())[-1]
+
+    def api_requests(self, path_suffix: str = "") -> list[RecordedRequest]:
+        return [r for r in self.requests if r.host == "api" and r.path.endswith(path_suffix)]
+
+    # --- TaskHost (used by provider_tasks) ------------------------------------------------------
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("the provider emulator is not started")
+        return self._session
+
+    def notify(self) -> None:
+        """Wake every wait_for(); a fresh event per change so no waiter misses one."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def refund(self, task: EmulatedTask) -> None:
+        if not task.refunded:
+            task.refunded = True
+            self.credits += self.cost_per_task
+
+    async def fetch_upload(self, task: EmulatedTask) -> tuple[int, str] | None:
+        """Download the task's uploadUrl as the provider would; a problem fails the task."""
+        path = self._workdir_path("task-downloads", f"{task.task_id}.bin")
+        record = await download_to(
+            self.http, str(task.body["uploadUrl"]), path, max_seconds=TASK_DOWNLOAD_TIMEOUT, purpose="task"
+        )
+        record.task_id = task.task_id
+        self.downloads.append(record)
+        self.notify()
+        if record.status != 200 or not record.size:
+            return 451, "Could not download the uploaded file"
+        task.upload_sha256, task.upload_size = record.sha256, record.size
+        task.upload_duration = await asyncio.to_thread(audio_duration, path)
+        return upload_problem(task, task.upload_duration)
+
+    # --- app ------------------------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024 * 1024)
+        for suffix in ENDPOINT_KINDS:
+            app.router.add_post(API_PREFIX + suffix, self._handle_task_request)
+        app.router.add_get(API_PREFIX + "generate/record-info", self._handle_record_info)
+        app.router.add_get(API_PREFIX + "generate/credit", self._handle_credit)
+        app.router.add_post("/api/file-stream-upload", self._handle_stream_upload)
+        app.router.add_post("/api/file-base64-upload", self._handle_base64_upload)
+        app.router.add_post("/api/file-url-upload", self._handle_url_upload)
+        app.router.add_get("/media/audio/{name}", self._handle_audio)
+        app.router.add_get("/media/stream/{track_id}", self._handle_audio)
+        app.router.add_get("/media/image/{name}", self._handle_image)
+        app.router.add_get("/media/uploads/{upload_id}/{name}", self._handle_uploaded_file)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        record = self._record(request)
+        try:
+            response = await self._gate(request, record) or await self._dispatch(request, handler, record)
+        except web.HTTPException as error:
+            record.http_status = error.status
+            raise
+        finally:
+            self.notify()
+        record.http_status = response.status
+        return response
+
+    def _record(self, request: web.Request) -> RecordedRequest:
+        path = request.path
+        if path.startswith(API_PREFIX):
+            host = "api"
+        elif path in UPLOAD_PATHS:
+            host = "upload"
+        elif path.startswith("/media/"):
+            host = "media"
+        else:
+            host = "other"
+        record = RecordedRequest(
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            host=host,
+            headers=dict(request.headers),
+            arrived=time.monotonic(),
+        )
+        self.requests.append(record)
+        request[_RECORD] = record
+        return record
+
+    async def _gate(self, request: web.Request, record: RecordedRequest) -> web.Response | None:
+        """Budget, auth and scripted failures, in the order the real service would meet them."""
+        if record.host == "api" and self._over_budget(record) and self.enforce_budget:
+            return self._envelope(request, 405, "Rate limit exceeded")
+        if record.host in ("api", "upload"):
+            if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+                return self._envelope(request, 401, "Unauthorized")
+            failure = self._take_scripted_failure(record.path)
+            if failure is not None:
+                return self._envelope(request, failure.code, failure.msg)
+        return None
+
+    async def _dispatch(
+        self, request: web.Request, handler: Handler, record: RecordedRequest
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as error:
+            if record.host in ("api", "upload") or request.path.startswith("/api/"):
+                return self._envelope(request, 404, "Wrong method or path", http_status=error.status)
+            raise
+
+    def _over_budget(self, record: RecordedRequest) -> bool:
+        """Sliding window over arrival times; every arrival counts, rejected ones too."""
+        window_start = record.arrived - self.budget_window
+        while self._arrivals and self._arrivals[0] <= window_start:
+            self._arrivals.popleft()
+        in_window = len(self._arrivals)
+        self._arrivals.append(record.arrived)
+        if in_window < self.budget:
+            return False
+        self.violations.append(Violation(record.arrived, record.path, in_window, self.enforce_budget))
+        return True
+
+    def _take_scripted_failure(self, path: str) -> _ScriptedFailure | None:
+        for failure in self._failures:
+            # Whole path segments, so "extend" does not also catch "upload-extend".
+            if failure.remaining > 0 and path.rstrip("/").endswith("/" + failure.path_suffix):
+                failure.remaining -= 1
+                return failure
+        return None
+
+    def _envelope(
+        self, request: web.Request, code: int, msg: str, data: Any = None, *, http_status: int = 200
+    ) -> web.Response:
+        record = request[_RECORD]
+        record.code = code
+        body: dict[str, Any] = {"code": code, "msg": msg, "data": data}
+        if record.host == "upload":
+            body = {"success": code == 200, **body}
+        return web.json_response(body, status=http_status)
+
+    async def _json_object(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The JSON body, or the response to send: HTTP 400 for malformed JSON, code 400 otherwise."""
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return self._envelope(request, 400, "Malformed JSON body", http_status=400)
+        request[_RECORD].json = body
+        if not isinstance(body, dict):
+            return self._envelope(request, 400, "The request body must be a JSON object")
+        return body
+
+    # --- API host -------------------------------------------------------------------------------
+
+    async def _handle_task_request(self, request: web.Request) -> web.Response:
+        body = await self._json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        kind = ENDPOINT_KINDS[request.path[len(API_PREFIX) :]]
+        record = request[_RECORD]
+        record.ignored_fields = unknown_fields(kind, body)
+        try:
+            model = validate_task_request(kind, body, self._find_source)
+        except RuleError as error:
+            return self._envelope(request, error.code, error.msg)
+        if self.credits < self.cost_per_task:
+            return self._envelope(request, 429, "Insufficient credits")
+        task = self._create_task(kind, request.path, body, model)
+        record.task_id = task.task_id
+        return self._envelope(request, 200, "success", {"taskId": task.task_id})
+
+    def _find_source(self, audio_id: str) -> SourceTrack | None:
+        track = self._tracks.get(audio_id)
+        if track is None:
+            return None
+        return SourceTrack(model=track.model, duration=track.duration, ready=track.audio_ready)
+
+    def _create_task(self, kind: str, path: str, body: dict[str, Any], model: str) -> EmulatedTask:
+        self.credits -= self.cost_per_task
+        script = self._scripts.popleft() if self._scripts else TaskScript()
+        task = EmulatedTask(
+            task_id=secrets.token_hex(16),
+            kind=kind,
+            endpoint=path,
+            body=body,
+            model=model,
+            script=script,
+            created_at=time.monotonic(),
+        )
+        source = self._tracks.get(str(body.get("audioId"))) if kind == "extend" else None
+        task.tracks = build_tracks(
+            task,
+            variant=len(self.tasks),
+            track_seconds=self.track_seconds,
+            track_bytes=self.track_bytes,
+            source=source,
+        )
+        self.tasks[task.task_id] = task
+        self._tracks.update((track.id, track) for track in task.tracks)
+        runner = asyncio.create_task(run_task(self, task), name=f"provider-task-{task.task_id}")
+        self._runners[task.task_id] = runner
+        return task
+
+    async def _handle_record_info(self, request: web.Request) -> web.Response:
+        task_id = request.query.get("taskId", "")
+        if not task_id:
+            return self._envelope(request, 400, "taskId is required")
+        task = self.tasks.get(task_id)
+        if task is None:
+            self.unknown_task_ids.append(task_id)
+            return self._envelope(request, 400, f"Task not found: {task_id}")
+        request[_RECORD].task_id = task_id
+        return self._envelope(request, 200, "success", task.record_info(self.url))
+
+    async def _handle_credit(self, request: web.Request) -> web.Response:
+        return self._envelope(request, 200, "success", self.credits)
+
+    # --- upload host ----------------------------------------------------------------------------
+
+    async def _handle_stream_upload(self, request: web.Request) -> web.Response:
+        """Multipart: the file part goes straight to disk through a hash, never whole in memory."""
+        if not request.content_type.startswith("multipart/"):
+            return self._envelope(request, 400, "Expected multipart/form-data")
+        upload_id = secrets.token_hex(8)
+        staging = self._workdir_path("staging", upload_id)
+        fields: dict[str, str] = {}
+        sink = None
+        part_name = ""
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, aiohttp.BodyPartReader):
+                continue
+            if part.name == "file" and sink is None:
+                part_name = part.filename or ""
+                sink = open_sink(staging)
+                try:
+                    while chunk := await part.read_chunk(_CHUNK):
+                        sink.write(chunk)
+                finally:
+                    sink.close()
+            else:
+                fields[str(part.name)] = await part.text()
+        request[_RECORD].form = {**fields, **({"file": part_name} if sink else {})}
+        if sink is None or not sink.size:
+            return self._envelope(request, 400, "file is required")
+        return self._store_upload(
+            request, upload_id, staging, fields, part_name, sink.digest.hexdigest(), sink.size, "stream"
+        )
+
+    async def _handle_base64_upload(self, request: web.Request) -> web.Response:
+        body = await self._json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        request[_RECORD].json = {**body, "base64Data": f"<{len(str(body.get('base64Data', '')))} chars>"}
+        data = body.get("base64Data")
+        if not isinstance(data, str) or not data:
+            return self._envelope(request, 400, "base64Data is required")
+        if data.startswith("data:"):
+            data = data.partition(",")[2]
+        try:
+            content = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            return self._envelope(request, 400, "base64Data is not valid base64")
+        if not content:
+            return self._envelope(request, 400, "base64Data is empty")
+        upload_id = secrets.token_hex(8)
+        staging = self._workdir_path("staging", upload_id)
+        sink = open_sink(staging)
+        sink.write(content)
+        sink.close()
+        fields = {k: v for k, v in body.items() if k != "base64Data" and isinstance(v, str)}
+        return self._store_upload(
+            request, upload_id, staging, fields, "", sink.digest.hexdigest(), sink.size, "base64"
+        )
+
+    async def _handle_url_upload(self, request: web.Request) -> web.Response:
+        body = await self._json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        file_url = body.get("fileUrl")
+        parts = urlsplit(file_url) if isinstance(file_url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            return self._envelope(request, 400, "fileUrl must be a valid http(s) URL")
+        fields = {k: v for k, v in body.items() if isinstance(v, str)}
+        problem = self._upload_path_error(fields.get("uploadPath"))
+        if problem:  # checked before fetching, so a bad request costs no download
+            return self._envelope(request, 400, problem)
+        upload_id = secrets.token_hex(8)
+        staging = self._workdir_path("staging", upload_id)
+        record = await download_to(
+            self.http, str(file_url), staging, max_seconds=URL_UPLOAD_TIMEOUT, purpose="url-upload"
+        )
+        self.downloads.append(record)
+        if record.status != 200 or not record.size or record.sha256 is None:
+            return self._envelope(request, 400, f"Could not download fileUrl: {record.error or 'empty file'}")
+        default_name = Path(parts.path).name
+        return self._store_upload(
+            request, upload_id, staging, fields, default_name, record.sha256, record.size, "url"
+        )
+
+    @staticmethod
+    def _upload_path_error(upload_path: str | None) -> str | None:
+        if not upload_path or not upload_path.strip():
+            return "uploadPath is required"
+        if upload_path.startswith("/") or upload_path.endswith("/"):
+            return "uploadPath must not start or end with a slash"
+        return None
+
+    def _store_upload(
+        self,
+        request: web.Request,
+        upload_id: str,
+        staging: Path,
+        fields: dict[str, str],
+        default_name: str,
+        sha256: str,
+        size: int,
+        method: str,
+    ) -> web.Response:
+        problem = self._upload_path_error(fields.get("uploadPath"))
+        if problem:
+            staging.unlink(missing_ok=True)
+            return self._envelope(request, 400, problem)
+        upload_path = fields["uploadPath"]
+        file_name = Path(fields.get("fileName") or default_name or f"{upload_id}.bin").name
+        final = self._workdir_path("uploads", upload_id, file_name)
+        staging.replace(final)
+        uploaded = UploadedFile(
+            id=upload_id,
+            file_name=file_name,
+            upload_path=upload_path,
+            file_path=f"{upload_path}/{file_name}",
+            download_url=f"{self.url}/media/uploads/{upload_id}/{quote(file_name)}",
+            size=size,
+            sha256=sha256,
+            mime_type=_sniff_mime(final, file_name),
+            uploaded_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            method=method,
+            disk_path=final,
+        )
+        self.uploads[upload_id] = uploaded
+        data = {
+            "fileName": uploaded.file_name,
+            "filePath": uploaded.file_path,
+            "downloadUrl": uploaded.download_url,
+            "fileSize": uploaded.size,
+            "mimeType": uploaded.mime_type,
+            "uploadedAt": uploaded.uploaded_at,
+        }
+        return self._envelope(request, 200, "File uploaded successfully", data)
+
+    def _workdir_path(self, *parts: str) -> Path:
+        if self._workdir is None:
+            raise RuntimeError("the provider emulator is not started")
+        path = self._workdir.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # --- media ----------------------------------------------------------------------------------
+
+    async def _handle_audio(self, request: web.Request) -> web.StreamResponse:
+        track_id = request.match_info.get("track_id") or request.match_info["name"].removesuffix(".mp3")
+        track = self._tracks.get(track_id)
+        if track is None:
+            raise web.HTTPNotFound()
+        return await _stream_bytes(request, track.audio, "audio/mpeg")
+
+    async def _handle_image(self, request: web.Request) -> web.StreamResponse:
+        track = self._tracks.get(request.match_info["name"].removesuffix(".jpeg"))
+        if track is None:
+            raise web.HTTPNotFound()
+        return await _stream_bytes(request, track.image, "image/jpeg")
+
+    async def _handle_uploaded_file(self, request: web.Request) -> web.StreamResponse:
+        uploaded = self.uploads.get(request.match_info["upload_id"])
+        if uploaded is None or uploaded.file_name != request.match_info["name"]:
+            raise web.HTTPNotFound()
+        return web.FileResponse(uploaded.disk_path, headers={"Content-Type": uploaded.mime_type})
+
+
+async def _stream_bytes(request: web.Request, data: bytes, content_type: str) -> web.StreamResponse:
+    """Send in chunks with a Content-Length, as a CDN would, so clients exercise streamed reads."""
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    response.content_length = len(data)
+    await response.prepare(request)
+    if request.method != "HEAD":
+        view = memoryview(data)
+        for offset in range(0, len(data), _CHUNK):
+            await response.write(view[offset : offset + _CHUNK])
+    await response.write_eof()
+    return response
+
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"ID3", 0, "audio/mpeg"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"fLaC", 0, "audio/flac"),
+    (b"WAVE", 8, "audio/wav"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"ftyp", 4, "audio/mp4"),
+)
+
+
+def _sniff_mime(path: Path, file_name: str) -> str:
+    """The upload host auto-detects the type; content first, then the name."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    for magic, offset, mime in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return mime
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "audio/mpeg"
+    return mimetypes.guess_type(file_name)[0] or "application/octet-stream"

@@ -1,0 +1,128 @@
+"""Russian texts (temporary copy)."""
+
+MESSAGES: dict[str, str] = {
+    # Start and help
+    "start": (
+        "Hi {name}! I make music with AI.\n\n"
+        "• /generate <description> — a song from a few words, e.g. /generate a calm lo-fi song about rain\n"
+        "• /custom — your own title, style and lyrics (or an instrumental)\n"
+        "• Send me an audio file to cover it, extend it, add vocals or add an instrumental\n"
+        "• /status — your recent songs\n\n"
+        "I keep one message per song up to date while it is made, then send you the tracks."
+    ),
+    "help": (
+        "How to use me:\n\n"
+        "/generate <description> — a song from a description (up to 500 characters)\n"
+        "/custom — title, style and lyrics, one question at a time\n"
+        "Send an audio file (MP3, M4A, WAV, OGG, or a voice note; up to 20 MB) — then choose "
+        "Cover, Extend, Add vocals or Add instrumental\n"
+        "Extend under any song I sent — continue that song\n"
+        "/status — your recent songs and where they are\n"
+        "/language — choose the language I speak\n"
+        "/cancel — leave any question"
+    ),
+    "commands.start": "What I can do",
+    "commands.generate": "Make a song from a description",
+    "commands.custom": "Make a song from your lyrics and style",
+    "commands.status": "Your recent songs",
+    "commands.language": "Choose the language",
+    "commands.help": "How to use the bot",
+    "commands.cancel": "Leave the current question",
+    "commands.credits": "Provider balance (admins)",
+    "commands.stats": "Usage today (admins)",
+    # Generate
+    "generate.ask": "Describe the song you want in a sentence or two (up to 500 characters), or /cancel.",
+    "generate.need_text": "Please send the description as text, or /cancel.",
+    "cancelled": "Cancelled. Send /generate or an audio file whenever you like.",
+    "nothing_to_cancel": "There is nothing to cancel.",
+    # Request problems
+    "problem.required": "{field} is missing: please add it.",
+    "problem.too_long": "{field} is too long: {actual} characters, at most {limit}. Please shorten it.",
+    "problem.continue_at": "The point to continue from must be after 0 s and before the end ({limit} s).",
+    "problem.invalid": "{field} is not valid. Please check it and try again.",
+    "field.prompt": "The description",
+    "field.lyrics": "The lyrics",
+    "field.style": "The style",
+    "field.title": "The title",
+    "field.tags": "The style",
+    "field.negativeTags": "The styles to avoid",
+    "field.continueAt": "The point to continue from",
+    "field.request": "The request",
+    # Access and quotas
+    "access.denied": "Sorry, this bot is private. Ask its operator to let you in (your id is {user_id}).",
+    "quota.active": "You already have {count} songs in the making (the limit is {limit}). "
+    "Please wait until one is done.",
+    "quota.daily": "You have made {limit} songs today, the daily limit. Come back tomorrow!",
+    # Progress
+    "kind.generate": "Song from a description",
+    "kind.custom": "Song from your lyrics",
+    "kind.extend": "Extending a song",
+    "kind.upload_cover": "Cover of your audio",
+    "kind.upload_extend": "Extending your audio",
+    "kind.add_vocals": "Adding vocals to your audio",
+    "kind.add_instrumental": "Adding an instrumental to your audio",
+    "stage.queued": "Waiting to start",
+    "stage.queued_position": "Waiting to start — place {position} in the queue",
+    "stage.submitted": "Writing the song",
+    "stage.text": "Lyrics ready, recording",
+    "stage.first": "First track ready to stream, finishing",
+    "stage.complete": "Done! Sending your tracks",
+    "stage.failed": "Failed",
+    "progress.elapsed": "Elapsed: {elapsed}",
+    "progress.stream": "Listen while it finishes: {url}",
+    "progress.tracks": "{count} tracks below.",
+    # Failures, by provider code (design §6)
+    "error.400": "The provider did not accept this request (invalid parameters or content). "
+    "Please change the description or lyrics and try again.",
+    "error.401": "The bot's provider key was refused. The operator has to fix it; please try later.",
+    "error.404": "The provider did not recognise this request. Please try again later.",
+    "error.405": "The provider is busy right now. Please try again in a minute.",
+    "error.408": "The provider timed out making this song. Please try again.",
+    "error.413": "The provider refused it: the text is too long, or the uploaded audio matches an existing "
+    "work. Shorten the text or use your own recording.",
+    "error.429": "The service is out of credits right now. The operator has been told; please try later.",
+    "error.430": "Too many requests at the moment. Please try again in a minute.",
+    "error.451": "The provider could not download the audio file. Please send it again.",
+    "error.455": "The provider is under maintenance. Please try again later.",
+    "error.500": "The provider had an internal error. Please try again.",
+    "error.501": "Making the song failed on the provider's side. Please try again, maybe with other words.",
+    "error.531": "Making the song failed; your credits were refunded. Please try again.",
+    "error.sensitive": "The provider refused the text because it contains words it does not allow. "
+    "Please rephrase it.",
+    "error.unreachable": "The music service cannot be reached right now. Please try again later.",
+    "error.interrupted": "This song was interrupted by a restart before it started. Please send it again.",
+    "error.unknown": "Something went wrong making this song (code {code}). Please try again.",
+    "error.upload_format": "The provider could not read this audio format. Please send an MP3 or WAV file.",
+    "error.internal": "Sorry, something went wrong on my side. Please try again.",
+    # Delivery
+    "audio.caption": "{tags}",
+    "audio.performer": "AI Music",
+    "audio.too_big": "This track is too big to send here; listen or download it at {url}",
+    "button.extend": "Extend",
+    "button.cover": "Cover",
+    "button.upload_extend": "Extend",
+    "button.add_vocals": "Add vocals",
+    "button.add_instrumental": "Add instrumental",
+    # Status
+    "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
+    "status.header": "Your recent songs:",
+    "status.line": "#{id} {kind} — {stage} ({ago} ago)",
+    # Language
+    "language.choose": "Choose a language:",
+    "language.set": "I will speak English from now on.",
+    # Admin
+    "admin.only": "This command is for the bot's admins.",
+    "admin.credits": "Provider balance: {credits} credits.",
+    "admin.credits_failed": "Could not read the balance: {reason}",
+    "admin.stats": (
+        "Today: {total} tasks, {complete} done, {failed} failed, {active} in progress.\n"
+        "Success rate: {rate}. People active: {people}.\n"
+        "Failures by code: {failures}"
+    ),
+    "admin.allow_usage": "Usage: /allow <telegram user id>",
+    "admin.block_usage": "Usage: /block <telegram user id>",
+    "admin.allowed": "User {user_id} may use the bot now.",
+    "admin.blocked": "User {user_id} is blocked.",
+    "admin.out_of_credits": "⚠️ The provider says the account is out of credits. Tasks fail until it is "
+    "topped up.",
+}

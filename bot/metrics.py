@@ -1,0 +1,52 @@
+"""Prometheus metrics, on a registry of their own so tests and several apps in one process never clash."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+_STAGE_BUCKETS = (1, 5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600, 1200)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.tasks_created = Counter("bot_tasks_created", "Tasks accepted from people", ["kind"], registry=r)
+        self.tasks_finished = Counter(
+            "bot_tasks_finished",
+            "Tasks that ended, by outcome and failure code",
+            ["kind", "outcome", "code"],
+            registry=r,
+        )
+        self.tasks_refused = Counter(
+            "bot_tasks_refused", "Requests refused before the provider", ["reason"], registry=r
+        )
+        self.stage_latency = Histogram(
+            "bot_stage_latency_seconds",
+            "Seconds from submission to each stage",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.callbacks = Counter("bot_callbacks", "Provider callbacks received", ["result"], registry=r)
+        self.polls = Counter("bot_polls", "record-info polls", ["result"], registry=r)
+        self.provider_errors = Counter("bot_provider_errors", "Provider errors by code", ["code"], registry=r)
+        self.telegram_errors = Counter("bot_telegram_errors", "Bot API errors by kind", ["code"], registry=r)
+        self.delivered_tracks = Counter("bot_delivered_tracks", "Tracks sent as audio", registry=r)
+        self.delivery_bytes = Counter("bot_delivery_bytes", "Audio bytes sent to Telegram", registry=r)
+        self.delivery_seconds = Histogram(
+            "bot_delivery_seconds",
+            "Seconds to download and send one track",
+            buckets=(0.5, 1, 2, 5, 10, 20, 40, 80),
+            registry=r,
+        )
+        self.queue_length = Gauge(
+            "bot_provider_queue_length", "Requests waiting for the provider budget", registry=r
+        )
+        self.active_tasks = Gauge("bot_active_tasks", "Tasks not finished yet", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,103 @@
+"""Per-chat scheduling of what the bot sends: progress edits coalesced, deliveries in order.
+
+Each chat with work has one worker. Progress is coalesced: marking a task's progress dirty twice before
+the worker gets to it produces one edit showing the newest state. Deliveries run after pending progress
+so a person sees "done" before the tracks arrive. The pacing itself (1 call/s per chat, 30/s overall,
+429s) happens below, in the Bot's rate limiter, so the worker simply awaits each call in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+ShowProgress = Callable[[int], Awaitable[None]]
+DeliverNext = Callable[[int], Awaitable[bool]]  # returns True while the task has more to deliver
+ChatGone = Callable[[int, BaseException], Awaitable[bool]]  # True when the chat can no longer be reached
+
+
+@dataclass
+class _ChatWork:
+    progress: dict[int, None] = field(default_factory=dict)  # ordered set of task ids
+    deliveries: dict[int, None] = field(default_factory=dict)
+    worker: asyncio.Task[None] | None = None
+
+
+class Outbox:
+    def __init__(
+        self, *, show_progress: ShowProgress, deliver_next: DeliverNext, chat_gone: ChatGone
+    ) -> None:
+        self._show_progress = show_progress
+        self._deliver_next = deliver_next
+        self._chat_gone = chat_gone
+        self._chats: dict[int, _ChatWork] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def progress(self, chat_id: int, task_id: int) -> None:
+        self._work(chat_id).progress[task_id] = None
+        self._ensure_worker(chat_id)
+
+    def deliver(self, chat_id: int, task_id: int) -> None:
+        self._work(chat_id).deliveries[task_id] = None
+        self._ensure_worker(chat_id)
+
+    @property
+    def busy_chats(self) -> int:
+        return len(self._chats)
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        workers = [w.worker for w in self._chats.values() if w.worker]
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._chats.clear()
+        self._idle.set()
+
+    def _work(self, chat_id: int) -> _ChatWork:
+        work = self._chats.get(chat_id)
+        if work is None:
+            work = self._chats[chat_id] = _ChatWork()
+            self._idle.clear()
+        return work
+
+    def _ensure_worker(self, chat_id: int) -> None:
+        work = self._chats[chat_id]
+        if work.worker is None or work.worker.done():
+            work.worker = asyncio.create_task(self._run(chat_id, work), name=f"outbox-{chat_id}")
+
+    async def _run(self, chat_id: int, work: _ChatWork) -> None:
+        try:
+            while work.progress or work.deliveries:
+                try:
+                    if work.progress:
+                        task_id = next(iter(work.progress))
+                        del work.progress[task_id]
+                        await self._show_progress(task_id)
+                    else:
+                        task_id = next(iter(work.deliveries))
+                        if not await self._deliver_next(task_id):
+                            work.deliveries.pop(task_id, None)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    if await self._chat_gone(chat_id, error):
+                        log.info("chat %s cannot be reached any more; dropping its queued work", chat_id)
+                        work.progress.clear()
+                        work.deliveries.clear()
+                    else:
+                        log.exception("sending to chat %s failed; will retry on the next resume", chat_id)
+                        # Drop the failing delivery so one broken track cannot loop forever here.
+                        work.deliveries.pop(task_id, None)
+        finally:
+            if self._chats.get(chat_id) is work and not (work.progress or work.deliveries):
+                del self._chats[chat_id]
+                if not self._chats:
+                    self._idle.set()

@@ -1,0 +1,83 @@
+"""What a task's progress message says."""
+
+from __future__ import annotations
+
+from bot.i18n import Texts
+from bot.provider.models import SENSITIVE_WORD_CODE
+from storage.models import Stage, Task
+
+BAR_WIDTH = 10
+_STAGE_STEPS = {Stage.QUEUED: 0, Stage.SUBMITTED: 1, Stage.TEXT: 2, Stage.FIRST: 3, Stage.COMPLETE: 4}
+_STEPS = 4
+_DESCRIPTION_PREVIEW = 120
+
+# Our own codes for failures that did not come from the provider's envelope.
+CODE_UNREACHABLE = 503
+CODE_INTERRUPTED = 1002
+CODE_INTERNAL = 1003
+CODE_UPLOAD_FORMAT = 1004
+_KNOWN_CODES = {400, 401, 404, 405, 408, 413, 429, 430, 451, 455, 500, 501, 531}
+
+
+def progress_bar(stage: Stage) -> str:
+    done = round(BAR_WIDTH * _STAGE_STEPS.get(stage, 0) / _STEPS)
+    return "▰" * done + "▱" * (BAR_WIDTH - done)
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def failure_text(texts: Texts, code: int | None) -> str:
+    if code == SENSITIVE_WORD_CODE:
+        return texts("error.sensitive")
+    if code == CODE_UNREACHABLE:
+        return texts("error.unreachable")
+    if code == CODE_INTERRUPTED:
+        return texts("error.interrupted")
+    if code == CODE_INTERNAL:
+        return texts("error.internal")
+    if code == CODE_UPLOAD_FORMAT:
+        return texts("error.upload_format")
+    if code in _KNOWN_CODES:
+        return texts(f"error.{code}")
+    return texts("error.unknown", code=code if code is not None else "?")
+
+
+def task_summary(task: Task) -> str:
+    """The person's own words for the task, shortened, so they can tell their songs apart."""
+    params = task.params
+    text = params.get("title") or params.get("prompt") or params.get("tags") or params.get("style") or ""
+    text = " ".join(str(text).split())
+    if len(text) > _DESCRIPTION_PREVIEW:
+        text = text[: _DESCRIPTION_PREVIEW - 1] + "…"
+    return text
+
+
+def render_progress(
+    task: Task, texts: Texts, *, now: float, queue_position: int | None = None, track_count: int = 0
+) -> str:
+    lines = [f"🎵 {texts(f'kind.{task.kind.value}')}"]
+    summary = task_summary(task)
+    if summary:
+        lines.append(f"“{summary}”")
+    lines.append("")
+    if task.stage is Stage.FAILED:
+        lines.append(f"❌ {texts('stage.failed')}")
+        lines.append(failure_text(texts, task.error_code))
+    else:
+        if task.stage is Stage.QUEUED and queue_position:
+            label = texts("stage.queued_position", position=queue_position)
+        else:
+            label = texts(f"stage.{task.stage.value}")
+        lines.append(f"{progress_bar(task.stage)} {label}")
+    end = task.finished_at if task.finished_at is not None else now
+    lines.append(texts("progress.elapsed", elapsed=format_elapsed(end - task.created_at)))
+    if task.stage in (Stage.FIRST,) and task.stream_url:
+        lines.append(texts("progress.stream", url=task.stream_url))
+    if task.stage is Stage.COMPLETE and track_count:
+        lines.append(texts("progress.tracks", count=track_count))
+    return "\n".join(lines)

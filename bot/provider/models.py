@@ -1,0 +1,491 @@
+"""The provider's requests, with the documented rules, and one snapshot model for what it reports.
+
+Strict in what we send: every rule of provider-api.md §2-§3 is checked here, so nothing the provider would
+reject for a documented reason leaves the bot. Liberal in what we accept: callbacks (snake_case) and
+record-info (camelCase) both parse into `ProviderSnapshot`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from storage.models import Stage, TrackData
+
+Model = Literal["V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5"]
+VocalModel = Literal["V4_5PLUS", "V5", "V5_5"]
+
+SIMPLE_PROMPT_LIMIT = 500
+# Older docs gave a flat 80 for titles on every model; 80 is what every version accepts.
+SAFE_TITLE_LIMIT = 80
+VOCALS_TITLE_LIMIT = 100
+
+
+class TextLimits(BaseModel):
+    prompt: int
+    style: int
+    title: int
+
+
+_LIMITS: dict[str, TextLimits] = {
+    "V4": TextLimits(prompt=3000, style=200, title=80),
+    "V4_5": TextLimits(prompt=5000, style=1000, title=100),
+    "V4_5PLUS": TextLimits(prompt=5000, style=1000, title=100),
+    "V4_5ALL": TextLimits(prompt=5000, style=1000, title=80),
+    "V5": TextLimits(prompt=5000, style=1000, title=100),
+    "V5_5": TextLimits(prompt=5000, style=1000, title=100),
+}
+
+
+def limits_for(model: str) -> TextLimits:
+    table = _LIMITS[model]
+    return TextLimits(prompt=table.prompt, style=table.style, title=min(table.title, SAFE_TITLE_LIMIT))
+
+
+# Uploaded audio limits (provider-api.md §7).
+MAX_UPLOAD_SECONDS = 8 * 60
+MAX_UPLOAD_SECONDS_V4_5ALL = 60
+SHORT_STEM_SECONDS = 10
+
+
+def max_upload_seconds(model: str) -> int:
+    return MAX_UPLOAD_SECONDS_V4_5ALL if model == "V4_5ALL" else MAX_UPLOAD_SECONDS
+
+
+def _too_long(field: str, limit: int, actual: int) -> PydanticCustomError:
+    return PydanticCustomError(
+        "too_long",
+        "{field} is {actual} characters; at most {limit}",
+        {"field": field, "limit": limit, "actual": actual},
+    )
+
+
+def _required(field: str) -> PydanticCustomError:
+    return PydanticCustomError("required", "{field} is required", {"field": field})
+
+
+def _present(value: str | None) -> bool:
+    return value is not None and value.strip() != ""
+
+
+class ProviderRequest(BaseModel):
+    """Common shape: camelCase on the wire, optional tuning fields, no callBackUrl (the client adds it)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    endpoint: ClassVar[str]
+
+    negative_tags: str | None = None
+    vocal_gender: Literal["m", "f"] | None = None
+    style_weight: float | None = Field(None, ge=0, le=1, multiple_of=0.01)
+    weirdness_constraint: float | None = Field(None, ge=0, le=1, multiple_of=0.01)
+    audio_weight: float | None = Field(None, ge=0, le=1, multiple_of=0.01)
+
+    def body(self, callback_url: str) -> dict[str, Any]:
+        data = self.model_dump(by_alias=True, exclude_none=True)
+        data["callBackUrl"] = callback_url
+        return data
+
+    @staticmethod
+    def _check_lengths(**fields: tuple[str | None, int]) -> None:
+        for name, (value, limit) in fields.items():
+            if value is not None and len(value) > limit:
+                raise _too_long(name, limit, len(value))
+
+    def _check_custom(
+        self, model: str, *, style: str | None, title: str | None, prompt: str | None, instrumental: bool
+    ) -> None:
+        if not _present(style):
+            raise _required("style")
+        if not _present(title):
+            raise _required("title")
+        if not instrumental and not _present(prompt):
+            raise _required("prompt")
+        limits = limits_for(model)
+        self._check_lengths(
+            prompt=(prompt, limits.prompt), style=(style, limits.style), title=(title, limits.title)
+        )
+
+    def _check_simple(self, prompt: str | None) -> None:
+        if not _present(prompt):
+            raise _required("prompt")
+        assert prompt is not None
+        if len(prompt) > SIMPLE_PROMPT_LIMIT:
+            raise _too_long("prompt", SIMPLE_PROMPT_LIMIT, len(prompt))
+
+
+class GenerateRequest(ProviderRequest):
+    endpoint: ClassVar[str] = "/api/v1/generate"
+
+    custom_mode: bool
+    instrumental: bool = False
+    model: Model
+    prompt: str | None = None
+    style: str | None = None
+    title: str | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> GenerateRequest:
+        if self.custom_mode:
+            self._check_custom(
+                self.model,
+                style=self.style,
+                title=self.title,
+                prompt=self.prompt,
+                instrumental=self.instrumental,
+            )
+        else:
+            self._check_simple(self.prompt)
+            if self.style is not None or self.title is not None:
+                raise PydanticCustomError("simple_mode", "style and title are for custom mode only")
+        return self
+
+
+class ExtendRequest(ProviderRequest):
+    """Extend a track this API generated; `source_duration` is ours, used to check continueAt, never sent."""
+
+    endpoint: ClassVar[str] = "/api/v1/generate/extend"
+
+    default_param_flag: bool
+    audio_id: str = Field(min_length=1)
+    model: Model
+    prompt: str | None = None
+    style: str | None = None
+    title: str | None = None
+    continue_at: float | None = None
+    source_duration: float | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _rules(self) -> ExtendRequest:
+        if self.default_param_flag:
+            self._check_custom(
+                self.model, style=self.style, title=self.title, prompt=self.prompt, instrumental=False
+            )
+            _check_continue_at(self.continue_at, self.source_duration)
+        return self
+
+
+class UploadCoverRequest(ProviderRequest):
+    endpoint: ClassVar[str] = "/api/v1/generate/upload-cover"
+
+    upload_url: str = Field(pattern=r"^https?://\S+$")
+    custom_mode: bool
+    instrumental: bool = False
+    model: Model
+    prompt: str | None = None
+    style: str | None = None
+    title: str | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> UploadCoverRequest:
+        if self.custom_mode:
+            self._check_custom(
+                self.model,
+                style=self.style,
+                title=self.title,
+                prompt=self.prompt,
+                instrumental=self.instrumental,
+            )
+        else:
+            self._check_simple(self.prompt)
+            if self.style is not None or self.title is not None:
+                raise PydanticCustomError("simple_mode", "style and title are for custom mode only")
+        return self
+
+
+class UploadExtendRequest(ProviderRequest):
+    endpoint: ClassVar[str] = "/api/v1/generate/upload-extend"
+
+    upload_url: str = Field(pattern=r"^https?://\S+$")
+    default_param_flag: bool
+    instrumental: bool = False
+    model: Model
+    prompt: str | None = None
+    style: str | None = None
+    title: str | None = None
+    continue_at: float | None = None
+    source_duration: float | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _rules(self) -> UploadExtendRequest:
+        if self.default_param_flag:
+            self._check_custom(
+                self.model,
+                style=self.style,
+                title=self.title,
+                prompt=self.prompt,
+                instrumental=self.instrumental,
+            )
+            _check_continue_at(self.continue_at, self.source_duration)
+        else:
+            # The guide asks for a prompt here while the schema says only uploadUrl: we always send one.
+            self._check_simple(self.prompt)
+        return self
+
+
+class AddVocalsRequest(ProviderRequest):
+    endpoint: ClassVar[str] = "/api/v1/generate/add-vocals"
+
+    upload_url: str = Field(pattern=r"^https?://\S+$")
+    prompt: str
+    title: str
+    style: str
+    negative_tags: str
+    model: VocalModel = "V4_5PLUS"
+
+    @model_validator(mode="after")
+    def _rules(self) -> AddVocalsRequest:
+        for name in ("prompt", "title", "style", "negative_tags"):
+            if not _present(getattr(self, name)):
+                raise _required(to_camel(name))
+        limits = limits_for("V4_5PLUS")
+        self._check_lengths(
+            title=(self.title, VOCALS_TITLE_LIMIT),
+            prompt=(self.prompt, limits.prompt),
+            style=(self.style, limits.style),
+        )
+        return self
+
+
+class AddInstrumentalRequest(ProviderRequest):
+    endpoint: ClassVar[str] = "/api/v1/generate/add-instrumental"
+
+    upload_url: str = Field(pattern=r"^https?://\S+$")
+    title: str
+    tags: str
+    negative_tags: str
+    model: VocalModel = "V4_5PLUS"
+
+    @model_validator(mode="after")
+    def _rules(self) -> AddInstrumentalRequest:
+        for name in ("title", "tags", "negative_tags"):
+            if not _present(getattr(self, name)):
+                raise _required(to_camel(name))
+        limits = limits_for("V4_5PLUS")
+        self._check_lengths(title=(self.title, VOCALS_TITLE_LIMIT), tags=(self.tags, limits.style))
+        return self
+
+
+TaskRequest = (
+    GenerateRequest
+    | ExtendRequest
+    | UploadCoverRequest
+    | UploadExtendRequest
+    | AddVocalsRequest
+    | AddInstrumentalRequest
+)
+
+
+def _check_continue_at(continue_at: float | None, source_duration: float | None) -> None:
+    if continue_at is None:
+        raise _required("continueAt")
+    if continue_at <= 0 or (source_duration is not None and continue_at >= source_duration):
+        raise PydanticCustomError(
+            "continue_at",
+            "continueAt must be after 0 and before the end of the track ({duration} s)",
+            {"field": "continueAt", "limit": int(source_duration or 0), "actual": continue_at},
+        )
+
+
+class RequestProblem(BaseModel):
+    """One broken rule, in terms the chat can explain."""
+
+    field: str
+    kind: str  # required | too_long | continue_at | invalid
+    limit: int | None = None
+    actual: int | float | None = None
+
+
+def problems_of(error: ValidationError) -> list[RequestProblem]:
+    problems = []
+    for item in error.errors():
+        ctx = item.get("ctx") or {}
+        loc = item.get("loc") or ()
+        field = str(ctx.get("field") or (loc[0] if loc else "request"))
+        kind = item["type"] if item["type"] in ("required", "too_long", "continue_at") else "invalid"
+        if item["type"] == "missing":
+            kind = "required"
+        problems.append(
+            RequestProblem(field=to_camel(field), kind=kind, limit=ctx.get("limit"), actual=ctx.get("actual"))
+        )
+    return problems
+
+
+class InvalidRequest(Exception):
+    def __init__(self, problems: list[RequestProblem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.kind}" for p in problems))
+        self.problems = problems
+
+
+R = TypeVar("R", bound=ProviderRequest)
+
+
+def build_request(cls: type[R], **fields: Any) -> R:
+    """Validate a request; raise InvalidRequest listing what the person has to change."""
+    try:
+        return cls(**fields)
+    except ValidationError as error:
+        raise InvalidRequest(problems_of(error)) from None
+
+
+# ---- What the provider reports -------------------------------------------------------------------
+
+
+class ProviderTrack(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    audio_url: str | None = Field(None, validation_alias=AliasChoices("audio_url", "audioUrl"))
+    stream_audio_url: str | None = Field(
+        None, validation_alias=AliasChoices("stream_audio_url", "streamAudioUrl")
+    )
+    image_url: str | None = Field(None, validation_alias=AliasChoices("image_url", "imageUrl"))
+    prompt: str | None = None
+    model_name: str | None = Field(None, validation_alias=AliasChoices("model_name", "modelName"))
+    title: str | None = None
+    tags: str | None = None
+    duration: float | None = None
+
+    @field_validator("audio_url", "stream_audio_url", "image_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        # Anything but http(s) is dropped: we download these URLs, and file:// or data: must never be fetched.
+        if value and value.startswith(("http://", "https://")):
+            return value
+        return None
+
+    def as_track_data(self) -> TrackData:
+        return TrackData(
+            audio_id=self.id,
+            title=self.title or "",
+            tags=self.tags or "",
+            prompt=self.prompt or "",
+            model_name=self.model_name or "",
+            duration=self.duration,
+            audio_url=self.audio_url,
+            stream_url=self.stream_audio_url,
+            image_url=self.image_url,
+        )
+
+
+_CALLBACK_STAGES = {
+    "text": Stage.TEXT,
+    "first": Stage.FIRST,
+    "complete": Stage.COMPLETE,
+    "error": Stage.FAILED,
+}
+_STATUS_STAGES = {
+    "PENDING": Stage.SUBMITTED,
+    "TEXT_SUCCESS": Stage.TEXT,
+    "FIRST_SUCCESS": Stage.FIRST,
+    "SUCCESS": Stage.COMPLETE,
+    "CREATE_TASK_FAILED": Stage.FAILED,
+    "GENERATE_AUDIO_FAILED": Stage.FAILED,
+    "SENSITIVE_WORD_ERROR": Stage.FAILED,
+    "CALLBACK_EXCEPTION": Stage.FAILED,
+}
+SENSITIVE_WORD_CODE = 1001  # our own code for SENSITIVE_WORD_ERROR, which carries no numeric code
+
+
+class ProviderSnapshot(BaseModel):
+    """One normalised report about a task, from a callback or from record-info."""
+
+    task_id: str
+    stage: Stage
+    tracks: list[ProviderTrack] = Field(default_factory=list)
+    error_code: int | None = None
+    error_message: str | None = None
+
+    @property
+    def track_data(self) -> list[TrackData]:
+        return [t.as_track_data() for t in self.tracks]
+
+    @classmethod
+    def from_callback(cls, body: dict[str, Any]) -> ProviderSnapshot:
+        parsed = CallbackBody.model_validate(body)
+        data = parsed.data
+        kind = (data.callback_type or "").lower()
+        tracks = data.data or []
+        if parsed.code != 200 or kind == "error":
+            sensitive = "sensitive" in f"{parsed.msg} {data.error or ''}".lower()
+            return cls(
+                task_id=data.task_id,
+                stage=Stage.FAILED,
+                tracks=tracks,
+                error_code=SENSITIVE_WORD_CODE if sensitive else (parsed.code if parsed.code != 200 else 500),
+                error_message=data.error or parsed.msg,
+            )
+        if kind not in _CALLBACK_STAGES:
+            raise ValueError(f"unknown callbackType {data.callback_type!r}")
+        return cls(task_id=data.task_id, stage=_CALLBACK_STAGES[kind], tracks=tracks)
+
+    @classmethod
+    def from_record_info(cls, data: dict[str, Any]) -> ProviderSnapshot:
+        parsed = RecordInfo.model_validate(data)
+        status = (parsed.status or "PENDING").upper()
+        stage = _STATUS_STAGES.get(status, Stage.SUBMITTED)
+        tracks = parsed.response.suno_data if parsed.response and parsed.response.suno_data else []
+        if status == "CALLBACK_EXCEPTION" and any(t.audio_url for t in tracks):
+            stage = Stage.COMPLETE  # the provider failed to call us back, but the audio exists
+        if stage is Stage.FAILED:
+            code = SENSITIVE_WORD_CODE if status == "SENSITIVE_WORD_ERROR" else (parsed.error_code or 501)
+            return cls(
+                task_id=parsed.task_id,
+                stage=stage,
+                tracks=tracks,
+                error_code=code,
+                error_message=parsed.error_message or status,
+            )
+        return cls(task_id=parsed.task_id, stage=stage, tracks=tracks)
+
+
+class CallbackData(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    callback_type: str | None = Field(None, validation_alias=AliasChoices("callbackType", "callback_type"))
+    task_id: str = Field(min_length=1, validation_alias=AliasChoices("task_id", "taskId"))
+    data: list[ProviderTrack] | None = None
+    error: str | None = None
+
+
+class CallbackBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: int
+    msg: str = ""
+    data: CallbackData
+
+
+class RecordResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    suno_data: list[ProviderTrack] | None = Field(
+        None, validation_alias=AliasChoices("sunoData", "suno_data", "data")
+    )
+
+
+class RecordInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    task_id: str = Field(validation_alias=AliasChoices("taskId", "task_id"))
+    status: str | None = None
+    response: RecordResponse | None = None
+    error_code: int | None = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
+    error_message: str | None = Field(None, validation_alias=AliasChoices("errorMessage", "error_message"))
+
+    @field_validator("error_code", mode="before")
+    @classmethod
+    def _numeric_code(cls, value: object) -> object:
+        if isinstance(value, str):
+            return int(value) if value.strip().isdigit() else None
+        return value

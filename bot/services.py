@@ -1,0 +1,42 @@
+"""The objects handlers and routes work with, built once per app in bot.app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.metrics import Metrics
+from bot.provider.client import ProviderClient
+from bot.settings import Settings
+from bot.signing import Signer
+from bot.task_service import TaskService
+from storage.store import Storage
+
+
+@dataclass
+class Services:
+    settings: Settings
+    storage: Storage
+    provider: ProviderClient
+    tasks: TaskService
+    signer: Signer
+    metrics: Metrics
+    telegram_secret: str
+
+
+class BotData:
+    """PTB's bot_data, typed: PTB creates it with no arguments, the app fills `services` at start."""
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+
+BotContext = CallbackContext[ExtBot[None], dict, dict, BotData]  # type: ignore[type-arg]
+
+
+def services_of(context: BotContext) -> Services:
+    services = context.bot_data.services
+    if services is None:
+        raise RuntimeError("the bot is not started yet")
+    return services

@@ -1,0 +1,130 @@
+"""Configuration from the environment and `.env`, exactly the variables of design §3."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MODELS = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5")
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+
+class ConfigError(Exception):
+    """A configuration value an operator must fix; its text is one line that names the variable."""
+
+
+def _id_list(value: object) -> list[int]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, list | tuple | set):
+        return [int(v) for v in value]
+    ids = []
+    for part in str(value).replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            ids.append(int(part))  # ValueError becomes the variable's one-line message
+    return ids
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str = Field(alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
+    suno_api_key: str = Field(alias="SUNO_API_KEY", min_length=1)
+    suno_api_url: str = Field("https://api.sunoapi.org", alias="SUNO_API_URL")
+    suno_upload_url: str = Field("https://sunoapiorg.redpandaai.co", alias="SUNO_UPLOAD_URL")
+    suno_model: Literal["V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5"] = Field("V4_5", alias="SUNO_MODEL")
+    suno_poll_interval: float = Field(30.0, alias="SUNO_POLL_INTERVAL", gt=0)
+    public_url: str | None = Field(None, alias="PUBLIC_URL")
+    host: str = Field("0.0.0.0", alias="HOST")
+    port: int = Field(8080, alias="PORT", ge=0, le=65535)
+    database_path: Path = Field(Path("data/bot.sqlite3"), alias="DATABASE_PATH")
+    data_dir: Path = Field(Path("data"), alias="DATA_DIR")
+    webhook_secret: str | None = Field(None, alias="WEBHOOK_SECRET")
+    allowed_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="ALLOWED_USER_IDS")
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="ADMIN_USER_IDS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field("text", alias="LOG_FORMAT")
+
+    # Product knobs beyond design §3; defaults suit a small public bot.
+    max_active_tasks_per_user: int = Field(2, alias="MAX_ACTIVE_TASKS_PER_USER", ge=1)
+    max_tasks_per_day: int = Field(20, alias="MAX_TASKS_PER_DAY", ge=1)
+    provider_budget: int = Field(20, alias="SUNO_REQUESTS_PER_WINDOW", ge=1)
+    provider_budget_window: float = Field(10.0, alias="SUNO_REQUEST_WINDOW", gt=0)
+    upload_retention_hours: float = Field(24.0, alias="UPLOAD_RETENTION_HOURS", gt=0)
+    event_retention_days: float = Field(30.0, alias="EVENT_RETENTION_DAYS", gt=0)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: str) -> str:
+        value = value.strip()
+        if not _TOKEN_RE.match(value):
+            raise ValueError("expected the form 123456789:ABC... given by @BotFather")
+        return value
+
+    @field_validator("telegram_api_url", "suno_api_url", "suno_upload_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("expected a URL such as https://bot.example.com")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        # Telegram accepts 1-256 characters of A-Z a-z 0-9 _ - as a secret token.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
+            raise ValueError("expected 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> list[int]:
+        try:
+            return _id_list(value)
+        except ValueError:
+            raise ValueError("expected comma-separated numeric Telegram user ids") from None
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.public_url is not None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = first.get("loc") or ("?",)
+    name = str(loc[0])
+    field = Settings.model_fields.get(name)
+    variable = field.alias if field and field.alias else name.upper()
+    if first.get("type") == "missing":
+        return f"{variable} is not set: it is required (put it in the environment or in .env)"
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    return f"{variable} is invalid: {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise ConfigError with one line naming the first bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None

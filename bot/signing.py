@@ -1,0 +1,51 @@
+"""HMAC-signed tokens for callback and file URLs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+_MAC_LENGTH = 32  # base64url characters: 192 bits, plenty against guessing
+
+
+class Signer:
+    def __init__(self, secret: str) -> None:
+        self._key = secret.encode()
+
+    def _mac(self, purpose: str, *parts: object) -> str:
+        message = ":".join([purpose, *map(str, parts)]).encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:_MAC_LENGTH]
+
+    def derive(self, purpose: str) -> str:
+        """A value derived from the secret for another use, so the secret itself never leaves the bot."""
+        return self._mac("derive", purpose)
+
+    def callback_token(self, task_id: int) -> str:
+        return f"{task_id}.{self._mac('callback', task_id)}"
+
+    def verify_callback(self, token: str) -> int | None:
+        """The task id a callback token refers to, or None for anything forged or malformed."""
+        task_part, _, mac = token.partition(".")
+        if not task_part.isdigit() or len(task_part) > 18:
+            return None
+        task_id = int(task_part)
+        return task_id if hmac.compare_digest(mac, self._mac("callback", task_id)) else None
+
+    def file_token(self, upload_id: int, *, ttl: float = 3600, now: float | None = None) -> str:
+        expires = int((now if now is not None else time.time()) + ttl)
+        return f"{upload_id}.{expires}.{self._mac('file', upload_id, expires)}"
+
+    def verify_file(self, token: str, *, now: float | None = None) -> int | None:
+        """The upload id of a valid, unexpired file token, else None."""
+        parts = token.split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(parts[0]) > 18:
+            return None
+        upload_id, expires = int(parts[0]), int(parts[1])
+        if not hmac.compare_digest(parts[2], self._mac("file", upload_id, expires)):
+            return None
+        if expires < (now if now is not None else time.time()):
+            return None
+        return upload_id

@@ -1,0 +1,465 @@
+"""The task state machine: create, submit, apply events, poll, recover, deliver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.delivery import TrackDelivery
+from bot.i18n import Texts
+from bot.keyed_locks import KeyedLocks
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from bot.progress import CODE_INTERRUPTED, CODE_UNREACHABLE, render_progress
+from bot.provider.client import ProviderClient
+from bot.provider.errors import ProviderError, ProviderUnavailable
+from bot.provider.models import (
+    AddInstrumentalRequest,
+    AddVocalsRequest,
+    ExtendRequest,
+    GenerateRequest,
+    ProviderRequest,
+    ProviderSnapshot,
+    UploadCoverRequest,
+    UploadExtendRequest,
+)
+from bot.settings import Settings
+from bot.signing import Signer
+from storage.events import NewEvent
+from storage.models import Person, Stage, Task, TaskKind
+from storage.store import Storage
+
+log = logging.getLogger(__name__)
+
+REQUEST_CLASSES: dict[TaskKind, type[ProviderRequest]] = {
+    TaskKind.GENERATE: GenerateRequest,
+    TaskKind.CUSTOM: GenerateRequest,
+    TaskKind.EXTEND: ExtendRequest,
+    TaskKind.UPLOAD_COVER: UploadCoverRequest,
+    TaskKind.UPLOAD_EXTEND: UploadExtendRequest,
+    TaskKind.ADD_VOCALS: AddVocalsRequest,
+    TaskKind.ADD_INSTRUMENTAL: AddInstrumentalRequest,
+}
+# A polling-only client must still send a valid callBackUrl (provider-api.md §1); nothing of ours is there.
+POLLING_CALLBACK_URL = "https://example.com/suno-callback"
+# A task the provider has not finished after this long is given up, so a person is never left waiting.
+TASK_TIMEOUT_SECONDS = 30 * 60
+CODE_TIMEOUT = 408
+FILE_TOKEN_TTL = 3600.0
+
+
+class TaskRefused(Exception):
+    """The person may not start a task now; `key` and `values` make the message that says why."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+class CallbackRejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass
+class Quotas:
+    max_active: int
+    max_per_day: int
+    admins: frozenset[int]
+
+
+class TaskService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        storage: Storage,
+        provider: ProviderClient,
+        bot: Bot,
+        delivery: TrackDelivery,
+        signer: Signer,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._storage = storage
+        self._provider = provider
+        self._bot = bot
+        self._delivery = delivery
+        self._signer = signer
+        self._metrics = metrics
+        self._now = clock
+        self._locks = KeyedLocks()
+        self._user_locks = KeyedLocks()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._quotas = Quotas(
+            settings.max_active_tasks_per_user, settings.max_tasks_per_day, frozenset(settings.admin_user_ids)
+        )
+        self._waiting_for_budget: dict[int, None] = {}
+        self._credits_alert_sent = False
+        self.outbox = Outbox(
+            show_progress=self._show_progress, deliver_next=self._deliver_next, chat_gone=self._chat_gone
+        )
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background job %s failed", task.get_name(), exc_info=task.exception())
+
+    async def close(self) -> None:
+        """Stop background work; everything unfinished is in storage and resumes at the next start."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.outbox.close()
+
+    async def idle(self) -> None:
+        """Wait until no background job and no chat work is left (tests and the demo use this)."""
+        while self._background or self.outbox.busy_chats:
+            if self._background:
+                await asyncio.gather(*list(self._background), return_exceptions=True)
+            await self.outbox.wait_idle()
+
+    # ---- creating tasks --------------------------------------------------------------------------
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self._quotas.admins
+
+    async def create(
+        self, person: Person, kind: TaskKind, request: ProviderRequest, *, upload_id: int | None = None
+    ) -> Task:
+        """Accept a validated request: check quotas, store it, show progress, submit in the background."""
+        async with self._user_locks.hold(person.user_id):  # quota check and insert as one step per person
+            if not self.is_admin(person.user_id):
+                await self._check_quota(person.user_id)
+            params = request.model_dump(by_alias=True, exclude_none=True)
+            task = await self._storage.tasks.create(
+                user_id=person.user_id,
+                chat_id=person.chat_id,
+                kind=kind,
+                params=params,
+                model=getattr(request, "model", None),
+                upload_id=upload_id,
+                now=self._now(),
+            )
+        self._metrics.tasks_created.labels(kind=kind.value).inc()
+        self._metrics.active_tasks.inc()
+        log.info("task %s created: %s for user %s", task.id, kind.value, person.user_id)
+        self.outbox.progress(task.chat_id, task.id)
+        self._spawn(self._submit(task.id), f"submit-{task.id}")
+        return task
+
+    async def _check_quota(self, user_id: int) -> None:
+        active = await self._storage.tasks.count_active(user_id)
+        if active >= self._quotas.max_active:
+            self._metrics.tasks_refused.labels(reason="active").inc()
+            raise TaskRefused("quota.active", count=active, limit=self._quotas.max_active)
+        day_ago = self._now() - 86400
+        if await self._storage.tasks.count_created_since(user_id, day_ago) >= self._quotas.max_per_day:
+            self._metrics.tasks_refused.labels(reason="daily").inc()
+            raise TaskRefused("quota.daily", limit=self._quotas.max_per_day)
+
+    def queue_position(self, task_id: int) -> int | None:
+        if task_id not in self._waiting_for_budget or self._provider.budget.waiting == 0:
+            return None
+        return list(self._waiting_for_budget).index(task_id) + 1
+
+    def callback_url(self, task_id: int) -> str:
+        if self._settings.public_url is None:
+            return POLLING_CALLBACK_URL
+        return f"{self._settings.public_url}/callbacks/{self._signer.callback_token(task_id)}"
+
+    async def _upload_url(self, task: Task) -> str:
+        upload = await self._storage.uploads.get(task.upload_id) if task.upload_id else None
+        if upload is None or upload.deleted_at is not None:
+            raise ProviderError(451, "the uploaded file is gone")
+        if self._settings.public_url is not None:
+            token = self._signer.file_token(upload.id, ttl=FILE_TOKEN_TTL, now=self._now())
+            return f"{self._settings.public_url}/files/{token}"
+        return await self._provider.upload_file(
+            Path(upload.path),
+            file_name=upload.file_name,
+            upload_path=f"telegram/{upload.user_id}",
+            mime_type=upload.mime_type,
+        )
+
+    async def _submit(self, task_id: int) -> None:
+        async with self._locks.hold(task_id):
+            task = await self._storage.tasks.require(task_id)
+            if task.stage is not Stage.QUEUED or task.provider_task_id:
+                return
+            self._waiting_for_budget[task_id] = None
+            try:
+                request_class = REQUEST_CLASSES[task.kind]
+                request = request_class.model_validate(task.params)
+                if task.kind.uses_upload:
+                    request = request.model_copy(update={"upload_url": await self._upload_url(task)})
+                await self._storage.tasks.mark_submit_started(task_id, now=self._now())
+                provider_task_id = await self._provider.submit(
+                    request, callback_url=self.callback_url(task_id)
+                )
+            except ProviderError as error:
+                await self._fail(task, error)
+                return
+            except (ValidationError, ValueError):
+                log.exception("task %s has parameters that no longer validate", task_id)
+                await self._fail(task, ProviderError(400, "invalid stored parameters"))
+                return
+            finally:
+                self._waiting_for_budget.pop(task_id, None)
+            await self._storage.tasks.mark_submitted(task_id, provider_task_id, now=self._now())
+            self._credits_alert_sent = False
+            log.info("task %s submitted as provider task %s", task_id, provider_task_id)
+        self.outbox.progress(task.chat_id, task_id)
+        await self._apply_pending(task_id)  # callbacks that arrived before we stored the provider's id
+
+    async def _fail(self, task: Task, error: ProviderError) -> None:
+        code = CODE_UNREACHABLE if isinstance(error, ProviderUnavailable) else error.code
+        log.warning("task %s failed: %s", task.id, error)
+        if await self._storage.tasks.mark_failed(task.id, code=code, text=error.message, now=self._now()):
+            self._finished_metrics(task.kind, Stage.FAILED, code)
+        self.outbox.progress(task.chat_id, task.id)
+        if error.out_of_credits:
+            await self._alert_out_of_credits()
+
+    async def _alert_out_of_credits(self) -> None:
+        if self._credits_alert_sent:
+            return
+        self._credits_alert_sent = True
+        for admin in self._quotas.admins:
+            person = await self._storage.people.get(admin)
+            texts = Texts(person.locale if person else None)
+            try:
+                await self._bot.send_message(admin, texts("admin.out_of_credits"))
+            except TelegramError as error:
+                log.warning("could not alert admin %s: %s", admin, error)
+
+    # ---- events ----------------------------------------------------------------------------------
+
+    async def accept_callback(self, task_id: int, body: bytes) -> int:
+        """Store a callback durably (before it is acknowledged) and apply it in the background."""
+        try:
+            snapshot = ProviderSnapshot.from_callback(json.loads(body))
+        except (ValueError, ValidationError) as error:
+            self._metrics.callbacks.labels(result="malformed").inc()
+            raise CallbackRejected(400, f"malformed callback: {type(error).__name__}") from None
+        task = await self._storage.tasks.get(task_id)
+        if task is None:
+            self._metrics.callbacks.labels(result="unknown_task").inc()
+            raise CallbackRejected(404, "unknown task")
+        if task.provider_task_id is not None and task.provider_task_id != snapshot.task_id:
+            self._metrics.callbacks.labels(result="mismatch").inc()
+            raise CallbackRejected(403, "callback for another task")
+        event_id = await self._storage.events.add(
+            NewEvent(task_id, "callback", snapshot.stage, body.decode("utf-8", "replace"), self._now())
+        )
+        self._metrics.callbacks.labels(result="stored").inc()
+        self._spawn(self._apply_pending(task_id), f"apply-{task_id}")
+        return event_id
+
+    async def _apply_pending(self, task_id: int) -> None:
+        async with self._locks.hold(task_id):
+            task = await self._storage.tasks.require(task_id)
+            if task.provider_task_id is None:
+                return  # _submit applies them once it knows the provider's id
+            for event in await self._storage.events.unapplied_for_task(task_id):
+                try:
+                    if event.source == "callback":
+                        snapshot = ProviderSnapshot.from_callback(json.loads(event.payload))
+                    else:
+                        snapshot = ProviderSnapshot.model_validate_json(event.payload)
+                except (ValueError, ValidationError):
+                    log.warning("event %s of task %s cannot be parsed; skipped", event.id, task_id)
+                    await self._storage.events.mark_applied(event.id, now=self._now())
+                    continue
+                if snapshot.task_id != task.provider_task_id:
+                    log.warning(
+                        "event %s names provider task %s, not %s; ignored",
+                        event.id,
+                        snapshot.task_id,
+                        task.provider_task_id,
+                    )
+                    await self._storage.events.mark_applied(event.id, now=self._now())
+                    continue
+                applied = await self._storage.tasks.apply(
+                    event_id=event.id,
+                    task_id=task_id,
+                    reported=snapshot.stage,
+                    tracks=snapshot.track_data,
+                    error_code=snapshot.error_code,
+                    error_text=snapshot.error_message,
+                    now=self._now(),
+                )
+                task = applied.task
+                if applied.changed:
+                    log.info(
+                        "task %s: %s -> %s (%s)",
+                        task_id,
+                        applied.previous.value,
+                        task.stage.value,
+                        event.source,
+                    )
+                    self._stage_metrics(task)
+                    self.outbox.progress(task.chat_id, task_id)
+            if task.stage is Stage.COMPLETE:
+                self.outbox.deliver(task.chat_id, task_id)
+
+    def _stage_metrics(self, task: Task) -> None:
+        if task.submitted_at is not None and task.stage in (Stage.TEXT, Stage.FIRST, Stage.COMPLETE):
+            self._metrics.stage_latency.labels(stage=task.stage.value).observe(
+                max(0.0, self._now() - task.submitted_at)
+            )
+        if task.stage.terminal:
+            self._finished_metrics(task.kind, task.stage, task.error_code)
+
+    def _finished_metrics(self, kind: TaskKind, stage: Stage, code: int | None) -> None:
+        outcome = "complete" if stage is Stage.COMPLETE else "failed"
+        self._metrics.tasks_finished.labels(kind=kind.value, outcome=outcome, code=str(code or "")).inc()
+        self._metrics.active_tasks.dec()
+
+    # ---- polling ---------------------------------------------------------------------------------
+
+    async def poll_due(self) -> int:
+        """Ask record-info about every task that has been quiet for SUNO_POLL_INTERVAL; returns how many."""
+        now = self._now()
+        due = await self._storage.tasks.due_for_poll(quiet_since=now - self._settings.suno_poll_interval)
+        if due:
+            await asyncio.gather(*(self._poll(task) for task in due))
+        return len(due)
+
+    async def _poll(self, task: Task) -> None:
+        assert task.provider_task_id is not None
+        if task.submitted_at and self._now() - task.submitted_at > TASK_TIMEOUT_SECONDS:
+            await self._fail(task, ProviderError(CODE_TIMEOUT, "no result in time"))
+            return
+        # Touch first, so a slow provider does not get the same question again from the next round.
+        await self._storage.tasks.touch(task.id, now=self._now())
+        try:
+            snapshot = await self._provider.record_info(task.provider_task_id)
+        except ProviderError as error:
+            self._metrics.polls.labels(result="error").inc()
+            log.warning("polling task %s failed: %s", task.id, error)
+            return
+        except ValidationError:
+            self._metrics.polls.labels(result="malformed").inc()
+            log.warning("record-info for task %s was malformed", task.id)
+            return
+        self._metrics.polls.labels(result=snapshot.stage.value).inc()
+        if snapshot.stage.rank <= task.stage.rank and not snapshot.tracks:
+            return  # nothing new: not worth an event row
+        await self._storage.events.add(
+            NewEvent(task.id, "poll", snapshot.stage, snapshot.model_dump_json(), self._now())
+        )
+        await self._apply_pending(task.id)
+
+    async def poll_forever(self, tick: float | None = None) -> None:
+        interval = tick or max(0.05, min(5.0, self._settings.suno_poll_interval / 3))
+        while True:
+            try:
+                await self.poll_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("polling round failed")
+            await asyncio.sleep(interval)
+
+    # ---- recovery --------------------------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """After a start or restart: apply stored events, finish submissions, re-render, deliver."""
+        tasks = await self._storage.tasks.unfinished()
+        self._metrics.active_tasks.set(len(tasks))
+        for task in tasks:
+            if task.stage is Stage.QUEUED:
+                if task.submit_started_at is not None:
+                    # The request may have reached the provider: sending it again could charge twice.
+                    await self._fail(task, ProviderError(CODE_INTERRUPTED, "interrupted during submission"))
+                else:
+                    self._spawn(self._submit(task.id), f"submit-{task.id}")
+            else:
+                self.outbox.progress(task.chat_id, task.id)
+        pending = {event.task_id for event in await self._storage.events.unapplied(limit=10_000)}
+        for task_id in sorted(pending):
+            self._spawn(self._apply_pending(task_id), f"apply-{task_id}")
+        for task in await self._storage.tasks.with_undelivered_tracks():
+            person = await self._storage.people.get(task.user_id)
+            if person is None or not person.bot_blocked:
+                self.outbox.deliver(task.chat_id, task.id)
+
+    # ---- what the chat sees ----------------------------------------------------------------------
+
+    async def texts_for_user(self, user_id: int) -> Texts:
+        person = await self._storage.people.get(user_id)
+        return Texts(person.locale if person else None)
+
+    async def _show_progress(self, task_id: int) -> None:
+        task = await self._storage.tasks.require(task_id)
+        texts = await self.texts_for_user(task.user_id)
+        tracks = await self._storage.tasks.tracks(task_id) if task.stage is Stage.COMPLETE else []
+        text = render_progress(
+            task, texts, now=self._now(), queue_position=self.queue_position(task_id), track_count=len(tracks)
+        )
+        if task.progress_message_id is None:
+            message = await self._bot.send_message(task.chat_id, text)
+            await self._storage.tasks.set_progress(task_id, message_id=message.message_id, text=text)
+            return
+        if text == task.progress_text:
+            return
+        try:
+            await self._bot.edit_message_text(text, chat_id=task.chat_id, message_id=task.progress_message_id)
+        except BadRequest as error:
+            reason = str(error).lower()
+            if "not modified" in reason:
+                pass  # the message already shows this: success
+            elif "message to edit not found" in reason:
+                message = await self._bot.send_message(task.chat_id, text)  # deleted by the person
+                await self._storage.tasks.set_progress(task_id, message_id=message.message_id, text=text)
+                return
+            else:
+                raise
+        await self._storage.tasks.set_progress(task_id, message_id=None, text=text)
+
+    async def _deliver_next(self, task_id: int) -> bool:
+        task = await self._storage.tasks.require(task_id)
+        pending = [t for t in await self._storage.tasks.tracks(task_id) if t.sent_at is None and t.audio_url]
+        if not pending:
+            return False
+        track = pending[0]
+        texts = await self.texts_for_user(task.user_id)
+        message = await self._delivery.send(task, track, texts)
+        file_id = message.audio.file_id if message.audio else ""
+        await self._storage.tasks.mark_track_sent(
+            track.id, file_id=file_id, message_id=message.message_id, now=self._now()
+        )
+        log.info("task %s: track %s delivered as message %s", task_id, track.id, message.message_id)
+        return len(pending) > 1
+
+    async def _chat_gone(self, chat_id: int, error: BaseException) -> bool:
+        if isinstance(error, TelegramError):
+            self._metrics.telegram_errors.labels(code=type(error).__name__).inc()
+        if isinstance(error, Forbidden) or (
+            isinstance(error, BadRequest) and "chat not found" in str(error).lower()
+        ):
+            await self._storage.people.mark_bot_blocked(chat_id)
+            return True
+        return False

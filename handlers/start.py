@@ -1,0 +1,62 @@
+"""/start, /help, /status and /language."""
+
+from __future__ import annotations
+
+import time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.i18n import LANGUAGES, Texts
+from bot.progress import format_elapsed
+from bot.services import BotContext, services_of
+from handlers.common import person_of, reply, texts_of
+
+
+async def start(update: Update, context: BotContext) -> None:
+    person = await person_of(update, context)
+    await reply(update, Texts(person.locale)("start", name=person.first_name or "there"))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    await reply(update, (await texts_of(update, context))("help"))
+
+
+async def status(update: Update, context: BotContext) -> None:
+    person = await person_of(update, context)
+    texts = Texts(person.locale)
+    tasks = await services_of(context).storage.tasks.recent_for_user(person.user_id, limit=10)
+    if not tasks:
+        await reply(update, texts("status.none"))
+        return
+    now = time.time()
+    lines = [texts("status.header")]
+    for task in tasks:
+        lines.append(
+            texts(
+                "status.line",
+                id=task.id,
+                kind=texts(f"kind.{task.kind.value}"),
+                stage=texts(f"stage.{task.stage.value}"),
+                ago=format_elapsed(now - task.created_at),
+            )
+        )
+    await reply(update, "\n".join(lines))
+
+
+async def language(update: Update, context: BotContext) -> None:
+    texts = await texts_of(update, context)
+    buttons = [[InlineKeyboardButton(name, callback_data=f"lang:{code}")] for code, name in LANGUAGES.items()]
+    await reply(update, texts("language.choose"), reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def language_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    code = query.data.removeprefix("lang:")
+    if code not in LANGUAGES:
+        await query.answer()
+        return
+    person = await person_of(update, context)
+    await services_of(context).storage.people.set_language(person.user_id, code)
+    await query.answer()
+    await query.edit_message_text(Texts(code)("language.set"))

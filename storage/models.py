@@ -1,0 +1,179 @@
+"""The records storage reads and writes, as pydantic models."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Stage(StrEnum):
+    """A task's stages, in the only order they may move (failed is terminal from anywhere)."""
+
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    TEXT = "text"
+    FIRST = "first"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Stage.COMPLETE, Stage.FAILED)
+
+    def advanced_by(self, reported: Stage) -> Stage | None:
+        """The stage after an event reporting `reported`, or None when the event changes nothing.
+
+        Stages only move forward: a duplicate, late or out-of-order report is ignored, skipped stages are
+        fine, and nothing leaves a terminal stage.
+        """
+        if self.terminal or reported.rank <= self.rank:
+            return None
+        return reported
+
+
+_RANK = {
+    Stage.QUEUED: 0,
+    Stage.SUBMITTED: 1,
+    Stage.TEXT: 2,
+    Stage.FIRST: 3,
+    Stage.COMPLETE: 4,
+    Stage.FAILED: 4,
+}
+
+
+class TaskKind(StrEnum):
+    GENERATE = "generate"
+    CUSTOM = "custom"
+    EXTEND = "extend"
+    UPLOAD_COVER = "upload_cover"
+    UPLOAD_EXTEND = "upload_extend"
+    ADD_VOCALS = "add_vocals"
+    ADD_INSTRUMENTAL = "add_instrumental"
+
+    @property
+    def uses_upload(self) -> bool:
+        return self in (
+            TaskKind.UPLOAD_COVER,
+            TaskKind.UPLOAD_EXTEND,
+            TaskKind.ADD_VOCALS,
+            TaskKind.ADD_INSTRUMENTAL,
+        )
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Any:
+        return cls.model_validate(dict(row))
+
+
+class Person(Record):
+    user_id: int
+    chat_id: int
+    first_name: str = ""
+    username: str | None = None
+    language: str | None = None
+    language_override: str | None = None
+    access: str | None = None
+    bot_blocked: bool = False
+    created_at: float
+    last_seen_at: float
+
+    @property
+    def locale(self) -> str | None:
+        return self.language_override or self.language
+
+
+class Upload(Record):
+    id: int
+    user_id: int
+    chat_id: int
+    path: str
+    file_name: str
+    mime_type: str
+    size: int
+    duration: float
+    sha256: str
+    telegram_file_id: str | None = None
+    created_at: float
+    deleted_at: float | None = None
+
+
+class Task(Record):
+    id: int
+    user_id: int
+    chat_id: int
+    kind: TaskKind
+    params: dict[str, Any]
+    model: str | None = None
+    upload_id: int | None = None
+    provider_task_id: str | None = None
+    stage: Stage
+    progress_message_id: int | None = None
+    progress_text: str | None = None
+    stream_url: str | None = None
+    error_code: int | None = None
+    error_text: str | None = None
+    submit_started_at: float | None = None
+    created_at: float
+    submitted_at: float | None = None
+    text_at: float | None = None
+    first_at: float | None = None
+    finished_at: float | None = None
+    last_event_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> Task:
+        data = dict(row)
+        data["params"] = json.loads(data["params"])
+        return cls.model_validate(data)
+
+
+class Track(Record):
+    id: int
+    task_id: int
+    position: int
+    audio_id: str
+    title: str = ""
+    tags: str = ""
+    prompt: str = ""
+    model_name: str = ""
+    duration: float | None = None
+    audio_url: str | None = None
+    stream_url: str | None = None
+    image_url: str | None = None
+    telegram_file_id: str | None = None
+    telegram_message_id: int | None = None
+    sent_at: float | None = None
+
+
+class TrackData(BaseModel):
+    """A track as an event reports it (before it has a row)."""
+
+    audio_id: str
+    title: str = ""
+    tags: str = ""
+    prompt: str = ""
+    model_name: str = ""
+    duration: float | None = None
+    audio_url: str | None = None
+    stream_url: str | None = None
+    image_url: str | None = None
+
+
+class Event(Record):
+    id: int
+    task_id: int
+    source: str
+    stage: Stage
+    payload: str
+    received_at: float
+    applied_at: float | None = None

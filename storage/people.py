@@ -1,0 +1,65 @@
+"""People who wrote to the bot."""
+
+from __future__ import annotations
+
+from storage.db import Database
+from storage.models import Person
+
+
+class PeopleRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def seen(
+        self,
+        user_id: int,
+        chat_id: int,
+        *,
+        first_name: str,
+        username: str | None,
+        language: str | None,
+        now: float,
+    ) -> Person:
+        """Record that a person wrote to the bot; returns their row."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                """
+                INSERT INTO people
+                    (user_id, chat_id, first_name, username, language, created_at, last_seen_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (user_id) DO UPDATE SET
+                    chat_id = excluded.chat_id, first_name = excluded.first_name,
+                    username = excluded.username, language = excluded.language,
+                    last_seen_at = excluded.last_seen_at, bot_blocked = 0
+                """,
+                (user_id, chat_id, first_name, username, language, now, now),
+            )
+            cursor = await conn.execute("SELECT * FROM people WHERE user_id = ?", (user_id,))
+            row = await cursor.fetchone()
+        return Person.from_row(row)
+
+    async def get(self, user_id: int) -> Person | None:
+        row = await self._db.fetchone("SELECT * FROM people WHERE user_id = ?", (user_id,))
+        return Person.from_row(row) if row else None
+
+    async def set_access(self, user_id: int, access: str | None, *, now: float) -> None:
+        """Persist an admin's /allow or /block, creating the row for someone who never wrote yet."""
+        await self._db.execute(
+            """
+            INSERT INTO people (user_id, chat_id, access, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (user_id) DO UPDATE SET access = excluded.access
+            """,
+            (user_id, user_id, access, now, now),
+        )
+
+    async def set_language(self, user_id: int, language: str | None) -> None:
+        await self._db.execute(
+            "UPDATE people SET language_override = ? WHERE user_id = ?", (language, user_id)
+        )
+
+    async def mark_bot_blocked(self, chat_id: int) -> None:
+        await self._db.execute("UPDATE people SET bot_blocked = 1 WHERE chat_id = ?", (chat_id,))
+
+    async def count_seen_since(self, since: float) -> int:
+        row = await self._db.fetchone("SELECT COUNT(*) FROM people WHERE last_seen_at >= ?", (since,))
+        return int(row[0]) if row else 0

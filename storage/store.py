@@ -1,0 +1,30 @@
+"""The storage facade the rest of the bot receives: one database, one repository per table group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.db import Database
+from storage.events import EventRepository
+from storage.kv import KeyValueRepository
+from storage.people import PeopleRepository
+from storage.tasks import TaskRepository
+from storage.uploads import UploadRepository
+
+
+class Storage:
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path)
+        self.people = PeopleRepository(self.db)
+        self.tasks = TaskRepository(self.db)
+        self.events = EventRepository(self.db)
+        self.uploads = UploadRepository(self.db)
+        self.kv = KeyValueRepository(self.db)
+
+    async def open(self) -> None:
+        """Open the file and bring its schema up to date."""
+        await self.db.open()
+        await self.db.migrate()
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,60 @@
+"""Files people sent to the bot."""
+
+from __future__ import annotations
+
+from storage.db import Database
+from storage.models import Upload
+
+
+class UploadRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        path: str,
+        file_name: str,
+        mime_type: str,
+        size: int,
+        duration: float,
+        sha256: str,
+        telegram_file_id: str | None,
+        now: float,
+    ) -> Upload:
+        upload_id = await self._db.execute(
+            """
+            INSERT INTO uploads (user_id, chat_id, path, file_name, mime_type, size, duration, sha256,
+                                 telegram_file_id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (user_id, chat_id, path, file_name, mime_type, size, duration, sha256, telegram_file_id, now),
+        )
+        upload = await self.get(upload_id)
+        assert upload is not None
+        return upload
+
+    async def get(self, upload_id: int) -> Upload | None:
+        row = await self._db.fetchone("SELECT * FROM uploads WHERE id = ?", (upload_id,))
+        return Upload.from_row(row) if row else None
+
+    async def removable(self, *, created_before: float) -> list[Upload]:
+        """Uploads whose file may go: every task using them ended, or they are older than retention."""
+        rows = await self._db.fetchall(
+            """
+            SELECT u.* FROM uploads u
+            WHERE u.deleted_at IS NULL AND (
+                u.created_at < ?
+                OR (EXISTS (SELECT 1 FROM tasks t WHERE t.upload_id = u.id)
+                    AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.upload_id = u.id
+                                    AND t.stage NOT IN ('complete', 'failed')))
+            )
+            """,
+            (created_before,),
+        )
+        return [Upload.from_row(row) for row in rows]
+
+    async def mark_deleted(self, upload_id: int, *, now: float) -> None:
+        await self._db.execute("UPDATE uploads SET deleted_at = ? WHERE id = ?", (now, upload_id))

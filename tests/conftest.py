@@ -1,0 +1,61 @@
+"""Fixtures: the emulators as real loopback servers and the real bot wired to them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, RunningBot, emulator_settings, running_bot
+from bot.emulators.provider import ProviderEmulator
+from bot.emulators.telegram import TelegramEmulator
+from bot.settings import Settings
+from storage.store import Storage
+
+
+@pytest.fixture
+async def telegram(tmp_path: Path) -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator(EMULATOR_BOT_TOKEN, files_dir=tmp_path / "telegram-files") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[ProviderEmulator]:
+    async with ProviderEmulator(EMULATOR_API_KEY, stage_delays=(0.05, 0.1, 0.15), track_seconds=2.0) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, telegram: TelegramEmulator, provider: ProviderEmulator) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        return emulator_settings(tmp_path / "bot-data", telegram_url=telegram.url, provider_url=provider.url,
+                                 **overrides)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def start_bot() -> Callable[[Settings], AbstractAsyncContextManager[RunningBot]]:
+    return running_bot
+
+
+@pytest.fixture
+async def bot(settings: Settings) -> AsyncIterator[RunningBot]:
+    async with running_bot(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    store = Storage(tmp_path / "unit.sqlite3")
+    await store.open()
+    yield store
+    await store.close()
