@@ -13,13 +13,14 @@ from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.ext import Application, ContextTypes
 from telegram.request import HTTPXRequest
 
+from bot.audio_intake import AudioIntake
 from bot.delivery import TrackDelivery
 from bot.i18n import LANGUAGES, Texts
 from bot.keys import SERVICES, TELEGRAM
 from bot.metrics import Metrics
 from bot.provider.client import ProviderClient
 from bot.routes import errors_middleware, setup_routes
-from bot.services import BotData, Services
+from bot.services import BotData, Services, UserData
 from bot.settings import Settings
 from bot.signing import Signer
 from bot.sliding_window import SlidingWindowBudget
@@ -42,7 +43,7 @@ def build_telegram(settings: Settings, pacer: ChatPacer) -> Application:  # type
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .rate_limiter(pacer)
-        .context_types(ContextTypes(bot_data=BotData))
+        .context_types(ContextTypes(bot_data=BotData, user_data=UserData))
         # Handlers only parse and hand work to the service, but an audio download may take a moment:
         # several updates are handled at once so one person never holds up another.
         .concurrent_updates(16)
@@ -118,6 +119,7 @@ def build_app(settings: Settings) -> web.Application:
             signer=signer,
             metrics=metrics,
             telegram_secret=signer.derive("telegram"),
+            intake=AudioIntake(application.bot, storage, settings.data_dir),
         )
         application.bot_data.services = services
         register_handlers(application)

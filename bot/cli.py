@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -24,10 +25,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # Not available off the main thread or on some platforms; Ctrl+C still ends asyncio.run there.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
-            pass
     runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
     await runner.setup()
     try:
@@ -42,8 +42,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
 
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    setup_logging(settings.log_level, settings.log_format,
-                  secrets=[settings.telegram_bot_token, settings.suno_api_key, settings.webhook_secret or ""])
+    setup_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets=[settings.telegram_bot_token, settings.suno_api_key, settings.webhook_secret or ""],
+    )
     asyncio.run(serve(settings))
     return 0
 
@@ -66,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot (webhook mode with PUBLIC_URL, polling otherwise)")
     demo = commands.add_parser("demo", help="the whole bot against built-in emulators, offline")
-    demo.add_argument("--output", default="demo-output", help="folder for the received audio (default: %(default)s)")
+    demo.add_argument(
+        "--output", default="demo-output", help="folder for the received audio (default: %(default)s)"
+    )
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")
     commands.add_parser("doctor", help="check configuration, token, provider key, webhook and public URL")
     args = parser.parse_args(argv)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from telegram.ext import CallbackContext, ExtBot
 
+from bot.audio_intake import AudioIntake
+from bot.forms import Draft
 from bot.metrics import Metrics
 from bot.provider.client import ProviderClient
 from bot.settings import Settings
@@ -23,6 +25,7 @@ class Services:
     signer: Signer
     metrics: Metrics
     telegram_secret: str
+    intake: AudioIntake
 
 
 class BotData:
@@ -32,7 +35,14 @@ class BotData:
         self.services: Services | None = None
 
 
-BotContext = CallbackContext[ExtBot[None], dict, dict, BotData]  # type: ignore[type-arg]
+class UserData:
+    """PTB's per-person user_data, typed. In memory only: a restart forgets open questions on purpose."""
+
+    def __init__(self) -> None:
+        self.draft: Draft | None = None
+
+
+BotContext = CallbackContext[ExtBot[None], UserData, dict, BotData]  # type: ignore[type-arg]
 
 
 def services_of(context: BotContext) -> Services:

@@ -10,6 +10,16 @@ import time
 _MAC_LENGTH = 32  # base64url characters: 192 bits, plenty against guessing
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' or '١', which int() rejects or reads oddly."""
+    return text.isascii() and text.isdigit()
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that refuses, rather than raises on, non-ASCII input."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 class Signer:
     def __init__(self, secret: str) -> None:
         self._key = secret.encode()
@@ -29,10 +39,10 @@ class Signer:
     def verify_callback(self, token: str) -> int | None:
         """The task id a callback token refers to, or None for anything forged or malformed."""
         task_part, _, mac = token.partition(".")
-        if not task_part.isdigit() or len(task_part) > 18:
+        if not _is_number(task_part) or len(task_part) > 18:
             return None
         task_id = int(task_part)
-        return task_id if hmac.compare_digest(mac, self._mac("callback", task_id)) else None
+        return task_id if _same(mac, self._mac("callback", task_id)) else None
 
     def file_token(self, upload_id: int, *, ttl: float = 3600, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + ttl)
@@ -41,10 +51,10 @@ class Signer:
     def verify_file(self, token: str, *, now: float | None = None) -> int | None:
         """The upload id of a valid, unexpired file token, else None."""
         parts = token.split(".")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(parts[0]) > 18:
+        if len(parts) != 3 or not _is_number(parts[0]) or not _is_number(parts[1]) or len(parts[0]) > 18:
             return None
         upload_id, expires = int(parts[0]), int(parts[1])
-        if not hmac.compare_digest(parts[2], self._mac("file", upload_id, expires)):
+        if not _same(parts[2], self._mac("file", upload_id, expires)):
             return None
         if expires < (now if now is not None else time.time()):
             return None

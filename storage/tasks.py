@@ -179,11 +179,20 @@ class TaskRepository:
                 RETURNING *, (position = ?) AS is_new
                 """,
                 (
-                    task_id, next_position, data.audio_id, data.title, data.tags, data.prompt,
-                    data.model_name, data.duration, data.audio_url, data.stream_url, data.image_url,
+                    task_id,
+                    next_position,
+                    data.audio_id,
+                    data.title,
+                    data.tags,
+                    data.prompt,
+                    data.model_name,
+                    data.duration,
+                    data.audio_url,
+                    data.stream_url,
+                    data.image_url,
                     next_position,
                 ),
-            )  # fmt: skip
+            )
             row = await cursor.fetchone()
             if row is not None and row["is_new"]:
                 next_position += 1

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from bot.emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, RunningBot, emulator_settings, running_bot
+from bot.emulators.harness import (
+    EMULATOR_API_KEY,
+    EMULATOR_BOT_TOKEN,
+    RunningBot,
+    emulator_settings,
+    running_bot,
+)
 from bot.emulators.provider import ProviderEmulator
 from bot.emulators.telegram import TelegramEmulator
 from bot.settings import Settings
@@ -24,15 +30,20 @@ async def telegram(tmp_path: Path) -> AsyncIterator[TelegramEmulator]:
 
 @pytest.fixture
 async def provider() -> AsyncIterator[ProviderEmulator]:
-    async with ProviderEmulator(EMULATOR_API_KEY, stage_delays=(0.05, 0.1, 0.15), track_seconds=2.0) as emulator:
+    async with ProviderEmulator(
+        EMULATOR_API_KEY, stage_delays=(0.05, 0.1, 0.15), track_seconds=2.0
+    ) as emulator:
         yield emulator
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, telegram: TelegramEmulator, provider: ProviderEmulator) -> Callable[..., Settings]:
+def make_settings(
+    tmp_path: Path, telegram: TelegramEmulator, provider: ProviderEmulator
+) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        return emulator_settings(tmp_path / "bot-data", telegram_url=telegram.url, provider_url=provider.url,
-                                 **overrides)
+        return emulator_settings(
+            tmp_path / "bot-data", telegram_url=telegram.url, provider_url=provider.url, **overrides
+        )
 
     return make
 

@@ -27,7 +27,12 @@ def free_port() -> int:
 
 
 def emulator_settings(
-    data_dir: Path, *, telegram_url: str, provider_url: str, webhook: bool = True, port: int | None = None,
+    data_dir: Path,
+    *,
+    telegram_url: str,
+    provider_url: str,
+    webhook: bool = True,
+    port: int | None = None,
     **overrides: Any,
 ) -> Settings:
     """Settings that point the bot at the emulators; nothing is read from the environment or .env."""
@@ -72,8 +77,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
     """The whole bot (web server, PTB, storage, poller) on loopback, stopped cleanly on exit."""
     app = build_app(settings)
     runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
+        # Inside the try: a start-up that fails half way still closes what it had opened.
+        await runner.setup()
         await web.TCPSite(runner, settings.host, settings.port).start()
         yield RunningBot(app, settings)
     finally:

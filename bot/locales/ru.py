@@ -35,6 +35,44 @@ MESSAGES: dict[str, str] = {
     "generate.need_text": "Please send the description as text, or /cancel.",
     "cancelled": "Cancelled. Send /generate or an audio file whenever you like.",
     "nothing_to_cancel": "There is nothing to cancel.",
+    # Audio intake
+    "intake.accepted": "Got your audio ({length}). What should I do with it?",
+    "intake.too_big": "This file is {size} MB; bots can only download files up to {limit} MB. "
+    "Please send a shorter or more compressed version (an MP3 at 128 kbps is about 1 MB a minute).",
+    "intake.format": "I can't read this file as audio. Please send an MP3, M4A, WAV, FLAC or OGG file, "
+    "or a voice note.",
+    "intake.too_short": "This audio is shorter than a second. Please send a longer recording.",
+    "intake.too_long": "{action} takes audio up to {limit} long; this one is {length}. "
+    "Please trim it and send it again.",
+    "intake.short_warning": "Heads-up: this clip is only {seconds} s long. Clips under 10 seconds may give "
+    "limited results.",
+    "intake.expired": "That file is no longer available. Please send it again.",
+    "action.cover": "Cover",
+    "action.upload_extend": "Extend",
+    # Question flows
+    "form.ask_description": "Describe the song you want in a sentence or two (up to 500 characters), "
+    "or /cancel.",
+    "form.ask_style": "Which style? For example: dreamy synth-pop, female vocals, 90 bpm.",
+    "form.ask_title": "What is the title?",
+    "form.ask_lyrics": "Send the lyrics, or press Instrumental for no vocals.",
+    "form.ask_vocal_lyrics": "Send the lyrics to sing over your track.",
+    "form.ask_avoid": "Any styles to avoid? Send them, or press the button.",
+    "form.ask_continue_at": "From which second should it continue? The audio is {duration} s long: send "
+    "seconds (like 75) or minutes:seconds (like 1:15).",
+    "form.ask_model": "Which model?",
+    "form.use_title": "Use “{title}”",
+    "form.same_style": "Same style",
+    "form.instrumental": "Instrumental",
+    "form.avoid_default": "Just avoid: {tags}",
+    "form.from_end": "From the end ({seconds} s)",
+    "form.model": "{model}",
+    "form.model_choose": "Please choose one of: {models}.",
+    "form.continue_at_range": "Please send a point after 0 and before the end ({limit} s), like 75 or 1:15.",
+    "form.stale_button": "That question was already answered.",
+    "form.start_again": "I wasn't expecting that. If you were answering one of my questions, it has "
+    "expired (I may have restarted): please start again with /generate, /custom or by sending the audio. "
+    "/help shows everything.",
+    "form.cannot_extend": "I can't extend that track. Please extend one of your own recent songs.",
     # Request problems
     "problem.required": "{field} is missing: please add it.",
     "problem.too_long": "{field} is too long: {actual} characters, at most {limit}. Please shorten it.",

@@ -92,6 +92,8 @@ class ProviderRequest(BaseModel):
     audio_weight: float | None = Field(None, ge=0, le=1, multiple_of=0.01)
 
     def body(self, callback_url: str) -> dict[str, Any]:
+        if "upload_url" in type(self).model_fields and getattr(self, "upload_url", None) is None:
+            raise ValueError(f"{type(self).__name__} needs its uploadUrl before it is sent")
         data = self.model_dump(by_alias=True, exclude_none=True)
         data["callBackUrl"] = callback_url
         return data
@@ -178,7 +180,7 @@ class ExtendRequest(ProviderRequest):
 class UploadCoverRequest(ProviderRequest):
     endpoint: ClassVar[str] = "/api/v1/generate/upload-cover"
 
-    upload_url: str = Field(pattern=r"^https?://\S+$")
+    upload_url: str | None = Field(None, pattern=r"^https?://\S+$")  # set just before sending
     custom_mode: bool
     instrumental: bool = False
     model: Model
@@ -206,7 +208,7 @@ class UploadCoverRequest(ProviderRequest):
 class UploadExtendRequest(ProviderRequest):
     endpoint: ClassVar[str] = "/api/v1/generate/upload-extend"
 
-    upload_url: str = Field(pattern=r"^https?://\S+$")
+    upload_url: str | None = Field(None, pattern=r"^https?://\S+$")  # set just before sending
     default_param_flag: bool
     instrumental: bool = False
     model: Model
@@ -236,7 +238,7 @@ class UploadExtendRequest(ProviderRequest):
 class AddVocalsRequest(ProviderRequest):
     endpoint: ClassVar[str] = "/api/v1/generate/add-vocals"
 
-    upload_url: str = Field(pattern=r"^https?://\S+$")
+    upload_url: str | None = Field(None, pattern=r"^https?://\S+$")  # set just before sending
     prompt: str
     title: str
     style: str
@@ -260,7 +262,7 @@ class AddVocalsRequest(ProviderRequest):
 class AddInstrumentalRequest(ProviderRequest):
     endpoint: ClassVar[str] = "/api/v1/generate/add-instrumental"
 
-    upload_url: str = Field(pattern=r"^https?://\S+$")
+    upload_url: str | None = Field(None, pattern=r"^https?://\S+$")  # set just before sending
     title: str
     tags: str
     negative_tags: str

@@ -1,0 +1,47 @@
+# Every target sets up its own virtual environment first, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint run doctor bench bench-intake bench-stage bench-burst bench-bigfiles clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m bot demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+run: $(STAMP)
+	$(BIN)/python -m bot run
+
+doctor: $(STAMP)
+	$(BIN)/python -m bot doctor
+
+bench: bench-intake bench-stage bench-burst bench-bigfiles
+
+bench-intake: $(STAMP)
+	$(BIN)/python -m bench.intake
+
+bench-stage: $(STAMP)
+	$(BIN)/python -m bench.stage_to_screen
+
+bench-burst: $(STAMP)
+	$(BIN)/python -m bench.burst
+
+bench-bigfiles: $(STAMP)
+	$(BIN)/python -m bench.big_files
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -1,0 +1,345 @@
+"""The question flows behind each action: what to ask, in which order, with which defaults, and the request.
+
+Pure logic with no Telegram in it, so the rules are tested directly; handlers/forms.py drives these flows
+from the chat with a ConversationHandler.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.provider.models import (
+    SIMPLE_PROMPT_LIMIT,
+    VOCALS_TITLE_LIMIT,
+    AddInstrumentalRequest,
+    AddVocalsRequest,
+    ExtendRequest,
+    GenerateRequest,
+    ProviderRequest,
+    UploadCoverRequest,
+    UploadExtendRequest,
+    build_request,
+    limits_for,
+    max_upload_seconds,
+)
+from storage.models import TaskKind
+
+VOCAL_MODELS = ("V4_5PLUS", "V5", "V5_5")
+DEFAULT_NEGATIVE_TAGS = "noise, distortion, low quality"
+INSTRUMENTAL = object()  # the answer "no lyrics"
+
+
+class AnswerProblem(Exception):
+    """An answer that breaks a rule; `key` and `values` make the message that asks again."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+@dataclass
+class Draft:
+    """Everything gathered so far for one action. Kept in the person's PTB user_data while they answer."""
+
+    flow: str
+    model: str
+    upload_id: int | None = None
+    duration: float | None = None  # of the uploaded file or of the track being extended
+    default_title: str = ""
+    audio_id: str | None = None  # the delivered track being extended
+    default_style: str = ""
+    answers: dict[str, Any] = field(default_factory=dict)
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class Choice:
+    label_key: str
+    value: Callable[[Draft], Any]
+    label_values: Callable[[Draft], dict[str, object]] = lambda draft: {}
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    ask_key: str
+    parse: Callable[[str, Draft], Any]
+    choices: Callable[[Draft], tuple[Choice, ...]] = lambda draft: ()
+    ask_values: Callable[[Draft], dict[str, object]] = lambda draft: {}
+
+
+def _text(limit: Callable[[Draft], int], field_key: str) -> Callable[[str, Draft], str]:
+    def parse(answer: str, draft: Draft) -> str:
+        text = answer.strip()
+        if not text:
+            raise AnswerProblem("problem.required", field=field_key)
+        if len(text) > limit(draft):
+            raise AnswerProblem("problem.too_long", field=field_key, actual=len(text), limit=limit(draft))
+        return text
+
+    return parse
+
+
+def parse_seconds(answer: str) -> float | None:
+    """'90', '90.5', '1:30' or '0:01:30' as seconds; None when it is none of those."""
+    answer = answer.strip().replace(",", ".")
+    if re.fullmatch(r"\d+(\.\d+)?", answer):
+        return float(answer)
+    if re.fullmatch(r"\d+(:\d{1,2}){1,2}(\.\d+)?", answer):
+        seconds = 0.0
+        for part in answer.split(":"):
+            seconds = seconds * 60 + float(part)
+        return seconds
+    return None
+
+
+def _continue_at(answer: str, draft: Draft) -> float:
+    seconds = parse_seconds(answer)
+    duration = draft.duration or 0
+    if seconds is None or seconds <= 0 or seconds >= duration:
+        raise AnswerProblem("form.continue_at_range", limit=math.floor(duration))
+    return seconds
+
+
+def continue_from_end(draft: Draft) -> float:
+    """A point just before the end: continueAt must be strictly inside the track."""
+    duration = draft.duration or 0
+    return float(max(1, math.floor(duration) - 1)) if duration > 2 else round(duration / 2, 2)
+
+
+def _model(answer: str, draft: Draft) -> str:
+    value = answer.strip().upper().replace(".", "_")
+    if value not in VOCAL_MODELS:
+        raise AnswerProblem("form.model_choose", models=", ".join(VOCAL_MODELS))
+    return value
+
+
+def _lyrics(answer: str, draft: Draft) -> Any:
+    if answer.strip().lower() in ("instrumental", "инструментал"):
+        return INSTRUMENTAL
+    return _text(lambda d: limits_for(d.model).prompt, "field.lyrics")(answer, draft)
+
+
+def _style_limit(draft: Draft) -> int:
+    return limits_for(draft.model if draft.model not in VOCAL_MODELS else "V4_5PLUS").style
+
+
+def _title_limit(draft: Draft) -> int:
+    return VOCALS_TITLE_LIMIT if draft.flow in ("vocals", "instrumental") else limits_for(draft.model).title
+
+
+def _title_choices(draft: Draft) -> tuple[Choice, ...]:
+    title = draft.default_title[: _title_limit(draft)]
+    if not title:
+        return ()
+    return (Choice("form.use_title", lambda d: title, lambda d: {"title": title}),)
+
+
+STYLE = Question(
+    "style",
+    "form.ask_style",
+    _text(_style_limit, "field.style"),
+    choices=lambda d: (
+        (Choice("form.same_style", lambda x: x.default_style[: _style_limit(x)]),) if d.default_style else ()
+    ),
+)
+TITLE = Question("title", "form.ask_title", _text(_title_limit, "field.title"), choices=_title_choices)
+LYRICS = Question(
+    "lyrics",
+    "form.ask_lyrics",
+    _lyrics,
+    choices=lambda d: (Choice("form.instrumental", lambda x: INSTRUMENTAL),),
+)
+VOCAL_LYRICS = Question(
+    "lyrics", "form.ask_vocal_lyrics", _text(lambda d: limits_for("V4_5PLUS").prompt, "field.lyrics")
+)
+AVOID = Question(
+    "negative_tags",
+    "form.ask_avoid",
+    _text(_style_limit, "field.negativeTags"),
+    choices=lambda d: (
+        Choice(
+            "form.avoid_default", lambda x: DEFAULT_NEGATIVE_TAGS, lambda x: {"tags": DEFAULT_NEGATIVE_TAGS}
+        ),
+    ),
+)
+CONTINUE_AT = Question(
+    "continue_at",
+    "form.ask_continue_at",
+    _continue_at,
+    choices=lambda d: (
+        Choice("form.from_end", continue_from_end, lambda x: {"seconds": int(continue_from_end(x))}),
+    ),
+    ask_values=lambda d: {"duration": math.floor(d.duration or 0)},
+)
+MODEL = Question(
+    "model",
+    "form.ask_model",
+    _model,
+    choices=lambda d: tuple(
+        Choice("form.model", lambda x, m=m: m, lambda x, m=m: {"model": m}) for m in VOCAL_MODELS
+    ),
+)
+DESCRIPTION = Question("prompt", "form.ask_description", _text(lambda d: SIMPLE_PROMPT_LIMIT, "field.prompt"))
+
+
+def _lyrics_fields(answers: dict[str, Any]) -> dict[str, Any]:
+    lyrics = answers.get("lyrics", INSTRUMENTAL)
+    if lyrics is INSTRUMENTAL:
+        return {"instrumental": True}
+    return {"instrumental": False, "prompt": lyrics}
+
+
+def _cover(d: Draft) -> ProviderRequest:
+    return build_request(
+        UploadCoverRequest,
+        custom_mode=True,
+        model=d.model,
+        style=d.answers["style"],
+        title=d.answers["title"],
+        **_lyrics_fields(d.answers),
+    )
+
+
+def _upload_extend(d: Draft) -> ProviderRequest:
+    return build_request(
+        UploadExtendRequest,
+        default_param_flag=True,
+        model=d.model,
+        style=d.answers["style"],
+        title=d.answers["title"],
+        continue_at=d.answers["continue_at"],
+        source_duration=d.duration,
+        **_lyrics_fields(d.answers),
+    )
+
+
+def _vocals(d: Draft) -> ProviderRequest:
+    return build_request(
+        AddVocalsRequest,
+        prompt=d.answers["lyrics"],
+        style=d.answers["style"],
+        title=d.answers["title"],
+        negative_tags=d.answers["negative_tags"],
+        model=d.answers["model"],
+    )
+
+
+def _instrumental(d: Draft) -> ProviderRequest:
+    return build_request(
+        AddInstrumentalRequest,
+        tags=d.answers["style"],
+        title=d.answers["title"],
+        negative_tags=d.answers["negative_tags"],
+        model=d.answers["model"],
+    )
+
+
+def _custom(d: Draft) -> ProviderRequest:
+    return build_request(
+        GenerateRequest,
+        custom_mode=True,
+        model=d.model,
+        style=d.answers["style"],
+        title=d.answers["title"],
+        **_lyrics_fields(d.answers),
+    )
+
+
+def _generate(d: Draft) -> ProviderRequest:
+    return build_request(
+        GenerateRequest, custom_mode=False, instrumental=False, model=d.model, prompt=d.answers["prompt"]
+    )
+
+
+def _extend(d: Draft) -> ProviderRequest:
+    assert d.audio_id is not None
+    title = d.default_title[: limits_for(d.model).title] or "Extended"
+    lyrics = d.answers.get("lyrics", INSTRUMENTAL)
+    return build_request(
+        ExtendRequest,
+        default_param_flag=True,
+        audio_id=d.audio_id,
+        model=d.model,
+        continue_at=d.answers["continue_at"],
+        source_duration=d.duration,
+        style=d.answers["style"],
+        title=title,
+        # An instrumental extension still needs a prompt in custom mode: describe it.
+        prompt="[Instrumental]" if lyrics is INSTRUMENTAL else lyrics,
+    )
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    kind: TaskKind
+    questions: tuple[Question, ...]
+    build: Callable[[Draft], ProviderRequest]
+    uses_upload: bool = True
+
+
+FLOWS: dict[str, Flow] = {
+    "cover": Flow("cover", TaskKind.UPLOAD_COVER, (STYLE, TITLE, LYRICS), _cover),
+    "upload_extend": Flow(
+        "upload_extend", TaskKind.UPLOAD_EXTEND, (CONTINUE_AT, STYLE, TITLE, LYRICS), _upload_extend
+    ),
+    "vocals": Flow("vocals", TaskKind.ADD_VOCALS, (VOCAL_LYRICS, STYLE, TITLE, AVOID, MODEL), _vocals),
+    "instrumental": Flow(
+        "instrumental", TaskKind.ADD_INSTRUMENTAL, (STYLE, TITLE, AVOID, MODEL), _instrumental
+    ),
+    "generate": Flow("generate", TaskKind.GENERATE, (DESCRIPTION,), _generate, uses_upload=False),
+    "custom": Flow("custom", TaskKind.CUSTOM, (TITLE, STYLE, LYRICS), _custom, uses_upload=False),
+    "extend": Flow("extend", TaskKind.EXTEND, (CONTINUE_AT, STYLE, LYRICS), _extend, uses_upload=False),
+}
+UPLOAD_ACTIONS = ("cover", "upload_extend", "vocals", "instrumental")
+SHORT_STEM_SECONDS = 10
+
+
+def upload_length_problem(flow: Flow, duration: float, model: str) -> AnswerProblem | None:
+    """Refuse a file the chosen task cannot take (provider-api.md §7) before any question is asked."""
+    if flow.name in ("cover", "upload_extend"):
+        limit = max_upload_seconds(model)
+        if duration > limit:
+            return AnswerProblem(
+                "intake.too_long", action=f"action.{flow.name}", length=_clock(duration), limit=_clock(limit)
+            )
+    return None
+
+
+def short_stem_warning(flow: Flow, duration: float) -> bool:
+    return flow.name in ("vocals", "instrumental") and duration < SHORT_STEM_SECONDS
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def current_question(flow: Flow, draft: Draft) -> Question | None:
+    return flow.questions[draft.step] if draft.step < len(flow.questions) else None
+
+
+def answer(flow: Flow, draft: Draft, text: str) -> Question | None:
+    """Record a typed answer to the current question; returns the next question, or None when done."""
+    question = current_question(flow, draft)
+    assert question is not None
+    draft.answers[question.name] = question.parse(text, draft)
+    draft.step += 1
+    return current_question(flow, draft)
+
+
+def choose(flow: Flow, draft: Draft, step: int, index: int) -> Question | None:
+    """Record a button answer; a button from an earlier question is refused."""
+    question = current_question(flow, draft)
+    choices = question.choices(draft) if question else ()
+    if question is None or step != draft.step or not 0 <= index < len(choices):
+        raise AnswerProblem("form.stale_button")
+    draft.answers[question.name] = choices[index].value(draft)
+    draft.step += 1
+    return current_question(flow, draft)

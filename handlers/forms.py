@@ -1,0 +1,269 @@
+"""Every question flow, one ConversationHandler: /generate, /custom, the audio actions and Extend.
+
+One question at a time; defaults are buttons; /cancel leaves; a new audio file starts over with that
+file. Conversation state lives in memory, so after a restart an answer lands in `expired` (handlers
+registered after this one) and the person is asked to start again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+
+from bot.explain import explain_problems
+from bot.forms import (
+    FLOWS,
+    UPLOAD_ACTIONS,
+    AnswerProblem,
+    Draft,
+    Flow,
+    Question,
+    answer,
+    choose,
+    current_question,
+    short_stem_warning,
+    upload_length_problem,
+)
+from bot.i18n import Texts
+from bot.provider.models import InvalidRequest
+from bot.services import BotContext, services_of
+from bot.task_service import TaskRefused
+from handlers.audio import AUDIO_MESSAGES, receive_audio
+from handlers.common import person_of, reply
+from storage.models import TaskKind
+
+log = logging.getLogger(__name__)
+
+ASKING = 0
+END = ConversationHandler.END
+
+
+def _keyboard(texts: Texts, question: Question, draft: Draft) -> InlineKeyboardMarkup | None:
+    choices = question.choices(draft)
+    if not choices:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts(c.label_key, **c.label_values(draft)), callback_data=f"ans:{draft.step}:{i}"
+                )
+            ]
+            for i, c in enumerate(choices)
+        ]
+    )
+
+
+async def _ask(update: Update, texts: Texts, question: Question, draft: Draft) -> int:
+    await reply(
+        update,
+        texts(question.ask_key, **question.ask_values(draft)),
+        reply_markup=_keyboard(texts, question, draft),
+    )
+    return ASKING
+
+
+async def _begin(update: Update, context: BotContext, draft: Draft) -> int:
+    texts = Texts((await person_of(update, context)).locale)
+    context.user_data.draft = draft
+    question = current_question(FLOWS[draft.flow], draft)
+    assert question is not None
+    return await _ask(update, texts, question, draft)
+
+
+async def _advance(
+    update: Update, context: BotContext, flow: Flow, draft: Draft, nxt: Question | None
+) -> int:
+    texts = Texts((await person_of(update, context)).locale)
+    if nxt is not None:
+        return await _ask(update, texts, nxt, draft)
+    context.user_data.draft = None
+    await _submit(update, context, flow, draft, texts)
+    return END
+
+
+async def _submit(update: Update, context: BotContext, flow: Flow, draft: Draft, texts: Texts) -> None:
+    services = services_of(context)
+    person = await person_of(update, context)
+    try:
+        request = flow.build(draft)
+        await services.tasks.create(person, flow.kind, request, upload_id=draft.upload_id)
+    except InvalidRequest as invalid:
+        await reply(update, explain_problems(texts, invalid.problems, field_names=_field_names(flow)))
+        await reply(update, texts("form.start_again"))
+    except TaskRefused as refused:
+        await reply(update, texts(refused.key, **refused.values))
+
+
+def _field_names(flow: Flow) -> dict[str, str]:
+    return {"prompt": "field.prompt" if flow.kind is TaskKind.GENERATE else "field.lyrics"}
+
+
+# ---- entry points ----------------------------------------------------------------------------------
+
+
+async def generate(update: Update, context: BotContext) -> int:
+    """`/generate <description>` starts at once; `/generate` alone asks for the description."""
+    services = services_of(context)
+    draft = Draft(flow="generate", model=services.settings.suno_model)
+    description = " ".join(context.args or []).strip()
+    if not description:
+        return await _begin(update, context, draft)
+    return await _typed(update, context, draft, description)
+
+
+async def custom(update: Update, context: BotContext) -> int:
+    return await _begin(update, context, Draft(flow="custom", model=services_of(context).settings.suno_model))
+
+
+async def upload_action(update: Update, context: BotContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    _, action, upload_part = query.data.split(":")
+    services = services_of(context)
+    person = await person_of(update, context)
+    texts = Texts(person.locale)
+    upload = await services.storage.uploads.get(int(upload_part))
+    if upload is None or upload.user_id != person.user_id or upload.deleted_at is not None:
+        await reply(update, texts("intake.expired"))
+        return END
+    flow = FLOWS[action]
+    model = services.settings.suno_model
+    problem = upload_length_problem(flow, upload.duration, model)
+    if problem is not None:
+        values = dict(problem.values, action=texts(str(problem.values["action"])))
+        await reply(update, texts(problem.key, **values))
+        return END
+    if short_stem_warning(flow, upload.duration):
+        await reply(update, texts("intake.short_warning", seconds=int(upload.duration)))
+    draft = Draft(
+        flow=action,
+        model=model,
+        upload_id=upload.id,
+        duration=upload.duration,
+        default_title=upload.file_name.rsplit(".", 1)[0],
+    )
+    return await _begin(update, context, draft)
+
+
+async def extend_track(update: Update, context: BotContext) -> int:
+    """The Extend button under a delivered track: continue it from a chosen point, same model."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    services = services_of(context)
+    person = await person_of(update, context)
+    track = await services.storage.tasks.track(int(query.data.removeprefix("extend:")))
+    source = await services.storage.tasks.get(track.task_id) if track else None
+    if track is None or source is None or source.user_id != person.user_id or not track.duration:
+        await reply(update, Texts(person.locale)("form.cannot_extend"))
+        return END
+    draft = Draft(
+        flow="extend",
+        model=source.model or services.settings.suno_model,
+        audio_id=track.audio_id,
+        duration=track.duration,
+        default_title=track.title,
+        default_style=track.tags,
+    )
+    return await _begin(update, context, draft)
+
+
+# ---- answers -----------------------------------------------------------------------------------------
+
+
+async def _typed(update: Update, context: BotContext, draft: Draft, text: str) -> int:
+    flow = FLOWS[draft.flow]
+    try:
+        nxt = answer(flow, draft, text)
+    except AnswerProblem as problem:
+        texts = Texts((await person_of(update, context)).locale)
+        values = dict(problem.values)
+        if "field" in values:
+            values["field"] = texts(str(values["field"]))
+        context.user_data.draft = draft
+        await reply(update, texts(problem.key, **values))
+        return ASKING  # the same question stays open: they can simply send a better answer
+    return await _advance(update, context, flow, draft, nxt)
+
+
+async def text_answer(update: Update, context: BotContext) -> int:
+    draft = context.user_data.draft
+    message = update.effective_message
+    if draft is None or message is None:
+        return await expired(update, context)
+    return await _typed(update, context, draft, message.text or "")
+
+
+async def button_answer(update: Update, context: BotContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    draft = context.user_data.draft
+    texts = Texts((await person_of(update, context)).locale)
+    if draft is None:
+        await query.answer(texts("form.start_again"), show_alert=True)
+        return END
+    _, step, index = query.data.split(":")
+    flow = FLOWS[draft.flow]
+    try:
+        nxt = choose(flow, draft, int(step), int(index))
+    except AnswerProblem as problem:
+        await query.answer(texts(problem.key), show_alert=False)
+        return ASKING
+    await query.answer()
+    return await _advance(update, context, flow, draft, nxt)
+
+
+async def not_text(update: Update, context: BotContext) -> int:
+    texts = Texts((await person_of(update, context)).locale)
+    await reply(update, texts("generate.need_text"))
+    return ASKING
+
+
+async def new_audio(update: Update, context: BotContext) -> int:
+    """A new audio file mid-question: drop the open question and take the new file instead."""
+    context.user_data.draft = None
+    await receive_audio(update, context)
+    return END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    context.user_data.draft = None
+    await reply(update, Texts((await person_of(update, context)).locale)("cancelled"))
+    return END
+
+
+async def expired(update: Update, context: BotContext) -> int:
+    """An answer or a button with no open question: most likely the bot restarted in between."""
+    texts = Texts((await person_of(update, context)).locale)
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts("form.start_again"), show_alert=True)
+    else:
+        await reply(update, texts("form.start_again"))
+    return END
+
+
+def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
+    actions = "|".join(UPLOAD_ACTIONS)
+    return ConversationHandler(
+        entry_points=[
+            CommandHandler("generate", generate),
+            CommandHandler("custom", custom),
+            CallbackQueryHandler(upload_action, pattern=rf"^act:({actions}):\d+$"),
+            CallbackQueryHandler(extend_track, pattern=r"^extend:\d+$"),
+        ],
+        states={
+            ASKING: [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, text_answer),
+                CallbackQueryHandler(button_answer, pattern=r"^ans:\d+:\d+$"),
+                MessageHandler(AUDIO_MESSAGES, new_audio),
+                MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, not_text),
+            ]
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        name="forms",
+        allow_reentry=True,
+    )

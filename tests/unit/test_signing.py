@@ -1,0 +1,91 @@
+"""Signed tokens for callback and file URLs."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.signing import Signer
+
+SECRET = "s" * 32
+
+
+def test_callback_token_round_trip() -> None:
+    signer = Signer(SECRET)
+    for task_id in (1, 42, 10**12):
+        assert signer.verify_callback(signer.callback_token(task_id)) == task_id
+
+
+def test_callback_token_is_url_safe() -> None:
+    token = Signer(SECRET).callback_token(7)
+    assert all(c.isalnum() or c in "-_." for c in token)
+
+
+def test_tampered_callback_token() -> None:
+    signer = Signer(SECRET)
+    token = signer.callback_token(5)
+    task_part, mac = token.split(".")
+    flipped = mac[:-1] + ("A" if mac[-1] != "A" else "B")
+    assert signer.verify_callback(f"{task_part}.{flipped}") is None
+    assert signer.verify_callback(f"{task_part}.{mac[:-1]}") is None
+    assert signer.verify_callback(task_part) is None
+
+
+def test_callback_token_of_another_task() -> None:
+    signer = Signer(SECRET)
+    mac = signer.callback_token(5).split(".")[1]
+    assert signer.verify_callback(f"6.{mac}") is None
+
+
+def test_callback_token_of_another_secret() -> None:
+    assert Signer("t" * 32).verify_callback(Signer(SECRET).callback_token(5)) is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", ".", "garbage", "abc.def", "-1.abc", "1.2.3", "9" * 40 + ".abc", " 1.abc", "1 .abc",
+     "².abc", "¹²³.abc", "١.abc", "Ⅻ.abc", "1².", "1.é", "1.\udcff"],
+)  # fmt: skip
+def test_garbage_callback_tokens_are_refused_not_raised(token: str) -> None:
+    assert Signer(SECRET).verify_callback(token) is None
+
+
+def test_file_token_round_trip_and_expiry() -> None:
+    signer = Signer(SECRET)
+    token = signer.file_token(3, ttl=60, now=1000)
+    assert signer.verify_file(token, now=1000) == 3
+    assert signer.verify_file(token, now=1060) == 3
+    assert signer.verify_file(token, now=1061) is None
+
+
+def test_file_token_for_another_upload() -> None:
+    signer = Signer(SECRET)
+    _, expires, mac = signer.file_token(3, ttl=60, now=1000).split(".")
+    assert signer.verify_file(f"4.{expires}.{mac}", now=1000) is None
+
+
+def test_file_token_with_a_stretched_expiry() -> None:
+    signer = Signer(SECRET)
+    upload, expires, mac = signer.file_token(3, ttl=60, now=1000).split(".")
+    assert signer.verify_file(f"{upload}.{int(expires) + 3600}.{mac}", now=1000) is None
+
+
+def test_callback_and_file_tokens_are_not_interchangeable() -> None:
+    signer = Signer(SECRET)
+    callback_mac = signer.callback_token(3).split(".")[1]
+    assert signer.verify_file(f"3.99999999999.{callback_mac}", now=0) is None
+    file_mac = signer.file_token(3, now=0).split(".")[2]
+    assert signer.verify_callback(f"3.{file_mac}") is None
+
+
+@pytest.mark.parametrize(
+    "token", ["", "1.2", "a.b.c", "1.2.3.4", "².100.abc", "1.²³.abc", "١.100.abc", "-1.100.abc", "1.100.é"]
+)
+def test_garbage_file_tokens_are_refused_not_raised(token: str) -> None:
+    assert Signer(SECRET).verify_file(token, now=0) is None
+
+
+def test_derive_is_stable_and_purpose_bound() -> None:
+    signer = Signer(SECRET)
+    assert signer.derive("telegram") == Signer(SECRET).derive("telegram")
+    assert signer.derive("telegram") != signer.derive("other")
+    assert SECRET not in signer.derive("telegram")
