@@ -15,6 +15,7 @@ from telegram.request import HTTPXRequest
 
 from bot.audio_intake import AudioIntake
 from bot.delivery import TrackDelivery
+from bot.housekeeping import sweep
 from bot.i18n import LANGUAGES, Texts
 from bot.keys import SERVICES, TELEGRAM
 from bot.metrics import Metrics
@@ -70,6 +71,22 @@ async def register_commands(application: Application, settings: Settings) -> Non
             await application.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin))
         except Exception as error:  # an admin who never opened the bot has no chat yet
             log.warning("could not set admin commands for %s: %s", admin, error)
+
+
+HOUSEKEEPING_INTERVAL = 600.0
+
+
+def schedule_housekeeping(application: Application, settings: Settings, storage: Storage) -> None:  # type: ignore[type-arg]
+    async def job(context: object) -> None:
+        await sweep(
+            storage,
+            settings.data_dir,
+            upload_retention=settings.upload_retention_hours * 3600,
+            event_retention=settings.event_retention_days * 86400,
+        )
+
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
+    application.job_queue.run_repeating(job, interval=HOUSEKEEPING_INTERVAL, first=10, name="housekeeping")
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -140,6 +157,7 @@ def build_app(settings: Settings) -> web.Application:
                 if application.updater is not None:
                     await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
                 poller = asyncio.create_task(tasks.poll_forever(), name="provider-poller")
+                schedule_housekeeping(application, settings, storage)
                 await tasks.resume()
                 log.info("bot started in %s mode", "webhook" if settings.webhook_mode else "polling")
                 try:

@@ -54,7 +54,9 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return asyncio.run(run_demo(Path(args.output), verbose=args.verbose))
+    output = Path(args.output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(run_demo(output, verbose=args.verbose))
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ _DESCRIPTION_PREVIEW = 120
 CODE_UNREACHABLE = 503
 CODE_INTERRUPTED = 1002
 CODE_INTERNAL = 1003
-CODE_UPLOAD_FORMAT = 1004
 _KNOWN_CODES = {400, 401, 404, 405, 408, 413, 429, 430, 451, 455, 500, 501, 531}
 
 
@@ -31,7 +30,10 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-def failure_text(texts: Texts, code: int | None) -> str:
+def failure_text(texts: Texts, code: int | None, *, upload: bool = False) -> str:
+    """The message for a failure code; for tasks built on an uploaded file, 400 and 413 mean the file."""
+    if upload and code in (400, 413):
+        return texts(f"error.upload_{code}")
     if code == SENSITIVE_WORD_CODE:
         return texts("error.sensitive")
     if code == CODE_UNREACHABLE:
@@ -40,8 +42,6 @@ def failure_text(texts: Texts, code: int | None) -> str:
         return texts("error.interrupted")
     if code == CODE_INTERNAL:
         return texts("error.internal")
-    if code == CODE_UPLOAD_FORMAT:
-        return texts("error.upload_format")
     if code in _KNOWN_CODES:
         return texts(f"error.{code}")
     return texts("error.unknown", code=code if code is not None else "?")
@@ -67,7 +67,7 @@ def render_progress(
     lines.append("")
     if task.stage is Stage.FAILED:
         lines.append(f"❌ {texts('stage.failed')}")
-        lines.append(failure_text(texts, task.error_code))
+        lines.append(failure_text(texts, task.error_code, upload=task.kind.uses_upload))
     else:
         if task.stage is Stage.QUEUED and queue_position:
             label = texts("stage.queued_position", position=queue_position)

@@ -36,7 +36,7 @@ async def status(update: Update, context: BotContext) -> None:
                 "status.line",
                 id=task.id,
                 kind=texts(f"kind.{task.kind.value}"),
-                stage=texts(f"stage.{task.stage.value}"),
+                stage=texts(f"status.stage.{task.stage.value}"),
                 ago=format_elapsed(now - task.created_at),
             )
         )

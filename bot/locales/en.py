@@ -130,7 +130,10 @@ MESSAGES: dict[str, str] = {
     "error.unreachable": "The music service cannot be reached right now. Please try again later.",
     "error.interrupted": "This song was interrupted by a restart before it started. Please send it again.",
     "error.unknown": "Something went wrong making this song (code {code}). Please try again.",
-    "error.upload_format": "The provider could not read this audio format. Please send an MP3 or WAV file.",
+    "error.upload_400": "The provider could not use this audio: its format is not supported, or its content "
+    "was refused. Please send an MP3 or WAV file of your own music.",
+    "error.upload_413": "The provider says this audio matches an existing published work, so it cannot be "
+    "used. Please send your own recording.",
     "error.internal": "Sorry, something went wrong on my side. Please try again.",
     # Delivery
     "audio.caption": "{tags}",
@@ -145,6 +148,12 @@ MESSAGES: dict[str, str] = {
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",
     "status.line": "#{id} {kind} — {stage} ({ago} ago)",
+    "status.stage.queued": "waiting to start",
+    "status.stage.submitted": "being written",
+    "status.stage.text": "recording",
+    "status.stage.first": "almost done",
+    "status.stage.complete": "done",
+    "status.stage.failed": "failed",
     # Language
     "language.choose": "Choose a language:",
     "language.set": "I will speak English from now on.",

@@ -31,13 +31,13 @@ async def press(telegram: TelegramEmulator, chat_id: int, label: str) -> None:
     raise AssertionError(f"no button {label!r} in {last_buttons(telegram, chat_id)}")
 
 
-async def said(telegram: TelegramEmulator, chat_id: int, fragment: str, timeout: float = 10) -> None:
-    await telegram.wait_for(
-        lambda: any(fragment in (m.text or "") for m in telegram.bot_messages(chat_id)), timeout=timeout
-    )
+async def said(telegram: TelegramEmulator, chat_id: int, fragment: str) -> None:
+    await telegram.wait_for(lambda: any(fragment in (m.text or "") for m in telegram.bot_messages(chat_id)))
 
 
-async def test_cover_of_an_uploaded_file(bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator) -> None:
+async def test_cover_of_an_uploaded_file(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
+) -> None:
     audio = make_mp3(12.0, frequency=330)
     await telegram.user_sends_audio(BOB, audio, file_name="My Demo.mp3")
     await said(telegram, BOB, "What should I do with it?")

@@ -1,0 +1,59 @@
+"""Keeping the disk and the database bounded: old uploads, stray temporary audio, old events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.store import Storage
+
+log = logging.getLogger(__name__)
+
+TMP_MAX_AGE = 3600.0  # a track download that old was interrupted by a crash: nothing will use it
+
+
+@dataclass
+class Swept:
+    uploads: int = 0
+    temp_files: int = 0
+    events: int = 0
+
+
+async def sweep(
+    storage: Storage,
+    data_dir: Path,
+    *,
+    upload_retention: float,
+    event_retention: float,
+    now: float | None = None,
+) -> Swept:
+    now = time.time() if now is None else now
+    swept = Swept()
+    for upload in await storage.uploads.removable(created_before=now - upload_retention):
+        await asyncio.to_thread(Path(upload.path).unlink, missing_ok=True)
+        await storage.uploads.mark_deleted(upload.id, now=now)
+        swept.uploads += 1
+    swept.temp_files = await asyncio.to_thread(_remove_old_files, data_dir / "tmp", now - TMP_MAX_AGE)
+    swept.events = await storage.events.prune(older_than=now - event_retention)
+    if swept.uploads or swept.temp_files or swept.events:
+        log.info(
+            "housekeeping removed %d uploads, %d temporary files, %d old events",
+            swept.uploads,
+            swept.temp_files,
+            swept.events,
+        )
+    return swept
+
+
+def _remove_old_files(folder: Path, cutoff: float) -> int:
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
