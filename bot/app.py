@@ -139,7 +139,7 @@ def build_app(settings: Settings) -> web.Application:
             intake=AudioIntake(application.bot, storage, settings.data_dir),
         )
         application.bot_data.services = services
-        register_handlers(application)
+        register_handlers(application, admin_ids=settings.admin_user_ids)
         app[SERVICES] = services
         app[TELEGRAM] = application
         try:
@@ -157,6 +157,7 @@ def build_app(settings: Settings) -> web.Application:
                 if application.updater is not None:
                     await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
                 poller = asyncio.create_task(tasks.poll_forever(), name="provider-poller")
+                queue_news = asyncio.create_task(tasks.refresh_queue_forever(), name="queue-positions")
                 schedule_housekeeping(application, settings, storage)
                 await tasks.resume()
                 log.info("bot started in %s mode", "webhook" if settings.webhook_mode else "polling")
@@ -164,7 +165,8 @@ def build_app(settings: Settings) -> web.Application:
                     yield
                 finally:
                     poller.cancel()
-                    await asyncio.gather(poller, return_exceptions=True)
+                    queue_news.cancel()
+                    await asyncio.gather(poller, queue_news, return_exceptions=True)
                     await tasks.close()
                     if application.updater is not None and application.updater.running:
                         await application.updater.stop()

@@ -26,12 +26,23 @@ class SlidingWindowBudget:
         self.window = window
         self._in_flight = 0
         self._released: deque[float] = deque()  # monotonic times when held slots become free again
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[tuple[object, asyncio.Future[None]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
 
     @property
     def waiting(self) -> int:
-        return sum(1 for w in self._waiters if not w.done())
+        return sum(1 for _, w in self._waiters if not w.done())
+
+    def position(self, ticket: object) -> int | None:
+        """1-based place of the waiter that acquired with `ticket`, or None when it is not waiting."""
+        place = 0
+        for owner, waiter in self._waiters:
+            if waiter.done():
+                continue
+            place += 1
+            if owner == ticket:
+                return place
+        return None
 
     def _expire(self, now: float) -> None:
         while self._released and self._released[0] <= now:
@@ -45,7 +56,7 @@ class SlidingWindowBudget:
         self._timer = None
         now = time.monotonic()
         while self._waiters and self._free(now) > 0:
-            waiter = self._waiters.popleft()
+            _, waiter = self._waiters.popleft()
             if not waiter.done():
                 self._in_flight += 1
                 waiter.set_result(None)
@@ -53,12 +64,12 @@ class SlidingWindowBudget:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_at(loop.time() + max(0.0, self._released[0] - now), self._wake)
 
-    async def acquire(self) -> None:
+    async def acquire(self, ticket: object = None) -> None:
         if not self._waiters and self._free(time.monotonic()) > 0:
             self._in_flight += 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self._waiters.append((ticket, waiter))
         self._wake()
         try:
             await waiter
@@ -75,8 +86,8 @@ class SlidingWindowBudget:
             self._wake()
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self.acquire()
+    async def slot(self, ticket: object = None) -> AsyncIterator[None]:
+        await self.acquire(ticket)
         try:
             yield
         finally:

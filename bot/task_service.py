@@ -56,6 +56,7 @@ POLLING_CALLBACK_URL = "https://example.com/suno-callback"
 TASK_TIMEOUT_SECONDS = 30 * 60
 CODE_TIMEOUT = 408
 FILE_TOKEN_TTL = 3600.0
+QUEUE_REFRESH_SECONDS = 5.0
 
 
 class TaskRefused(Exception):
@@ -107,7 +108,7 @@ class TaskService:
         self._quotas = Quotas(
             settings.max_active_tasks_per_user, settings.max_tasks_per_day, frozenset(settings.admin_user_ids)
         )
-        self._waiting_for_budget: dict[int, None] = {}
+        self._waiting_for_budget: dict[int, int] = {}  # task id -> chat id, while its submission waits
         self._credits_alert_sent = False
         self.outbox = Outbox(
             show_progress=self._show_progress, deliver_next=self._deliver_next, chat_gone=self._chat_gone
@@ -180,9 +181,8 @@ class TaskService:
             raise TaskRefused("quota.daily", limit=self._quotas.max_per_day)
 
     def queue_position(self, task_id: int) -> int | None:
-        if task_id not in self._waiting_for_budget or self._provider.budget.waiting == 0:
-            return None
-        return list(self._waiting_for_budget).index(task_id) + 1
+        """The task's place in the queue for the provider's request budget, while it waits there."""
+        return self._provider.budget.position(("submit", task_id))
 
     def callback_url(self, task_id: int) -> str:
         if self._settings.public_url is None:
@@ -208,7 +208,7 @@ class TaskService:
             task = await self._storage.tasks.require(task_id)
             if task.stage is not Stage.QUEUED or task.provider_task_id:
                 return
-            self._waiting_for_budget[task_id] = None
+            self._waiting_for_budget[task_id] = task.chat_id
             try:
                 request_class = REQUEST_CLASSES[task.kind]
                 request = request_class.model_validate(task.params)
@@ -371,6 +371,20 @@ class TaskService:
             NewEvent(task.id, "poll", snapshot.stage, snapshot.model_dump_json(), self._now())
         )
         await self._apply_pending(task.id)
+
+    async def refresh_queue_forever(self) -> None:
+        """Keep each waiting person's place in the queue current, sparingly.
+
+        Every place changes whenever one submission leaves the queue; editing every waiting message each
+        time would spend Telegram's global budget on queue news, so positions refresh every few seconds,
+        less often the longer the queue (at most about ten edits a second in all).
+        """
+        while True:
+            waiting = self._provider.budget.waiting
+            await asyncio.sleep(max(QUEUE_REFRESH_SECONDS, waiting / 10))
+            for task_id, chat_id in list(self._waiting_for_budget.items()):
+                if self.queue_position(task_id) is not None:
+                    self.outbox.progress(chat_id, task_id)
 
     async def poll_forever(self, tick: float | None = None) -> None:
         interval = tick or max(0.05, min(5.0, self._settings.suno_poll_interval / 3))

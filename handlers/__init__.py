@@ -13,6 +13,7 @@ from telegram.ext import (
 )
 
 from handlers.access import gate
+from handlers.admin import admin_handlers
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.cancel import nothing_to_cancel
 from handlers.errors import on_error
@@ -20,7 +21,7 @@ from handlers.forms import expired, forms_conversation
 from handlers.start import help_command, language, language_chosen, start, status
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: Application, *, admin_ids: list[int]) -> None:  # type: ignore[type-arg]
     # Order matters. Group -1 runs first for every update: it records the person and stops anyone the
     # operator has not let in, so no handler below needs its own access check.
     application.add_handler(TypeHandler(Update, gate), group=-1)
@@ -32,6 +33,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_handler(CommandHandler("language", language))
     application.add_handler(CommandHandler("cancel", nothing_to_cancel))
     application.add_handler(CallbackQueryHandler(language_chosen, pattern=r"^lang:"))
+    for handler in admin_handlers(admin_ids):
+        application.add_handler(handler)
     application.add_handler(MessageHandler(AUDIO_MESSAGES, receive_audio))
     # Last: an answer or a button with no open question (after a restart, say) gets "please start again".
     application.add_handler(CallbackQueryHandler(expired, pattern=r"^ans:"))

@@ -1,166 +1,183 @@
-"""Russian texts (temporary copy)."""
+"""Russian texts. Same keys and placeholders as the English catalogue in en.py."""
 
 MESSAGES: dict[str, str] = {
     # Start and help
     "start": (
-        "Hi {name}! I make music with AI.\n\n"
-        "• /generate <description> — a song from a few words, e.g. /generate a calm lo-fi song about rain\n"
-        "• /custom — your own title, style and lyrics (or an instrumental)\n"
-        "• Send me an audio file to cover it, extend it, add vocals or add an instrumental\n"
-        "• /status — your recent songs\n\n"
-        "I keep one message per song up to date while it is made, then send you the tracks."
+        "Привет, {name}! Я создаю музыку с помощью ИИ.\n\n"
+        "• /generate <описание> — песня по нескольким словам, например: "
+        "/generate спокойная lo-fi песня о дожде\n"
+        "• /custom — ваши название, стиль и текст (или инструментал)\n"
+        "• Пришлите аудиофайл — я сделаю кавер, продолжу его, добавлю вокал или инструментал\n"
+        "• /status — ваши последние песни\n\n"
+        "Пока песня создаётся, я обновляю по ней одно сообщение, а затем присылаю вам треки."
     ),
     "help": (
-        "How to use me:\n\n"
-        "/generate <description> — a song from a description (up to 500 characters)\n"
-        "/custom — title, style and lyrics, one question at a time\n"
-        "Send an audio file (MP3, M4A, WAV, OGG, or a voice note; up to 20 MB) — then choose "
-        "Cover, Extend, Add vocals or Add instrumental\n"
-        "Extend under any song I sent — continue that song\n"
-        "/status — your recent songs and where they are\n"
-        "/language — choose the language I speak\n"
-        "/cancel — leave any question"
+        "Как мной пользоваться:\n\n"
+        "/generate <описание> — песня по описанию (до 500 символов)\n"
+        "/custom — название, стиль и текст, по одному вопросу за раз\n"
+        "Пришлите аудиофайл (MP3, M4A, WAV, OGG или голосовое сообщение; до 20 МБ) — затем выберите "
+        "«Кавер», «Продолжить», «Добавить вокал» или «Добавить инструментал»\n"
+        "«Продолжить» под любой моей песней — продолжение этой песни\n"
+        "/status — ваши последние песни и на каком они этапе\n"
+        "/language — выбрать язык, на котором я говорю\n"
+        "/cancel — выйти из любого вопроса"
     ),
-    "commands.start": "What I can do",
-    "commands.generate": "Make a song from a description",
-    "commands.custom": "Make a song from your lyrics and style",
-    "commands.status": "Your recent songs",
-    "commands.language": "Choose the language",
-    "commands.help": "How to use the bot",
-    "commands.cancel": "Leave the current question",
-    "commands.credits": "Provider balance (admins)",
-    "commands.stats": "Usage today (admins)",
+    "commands.start": "Что я умею",
+    "commands.generate": "Песня по описанию",
+    "commands.custom": "Песня по вашему тексту и стилю",
+    "commands.status": "Ваши последние песни",
+    "commands.language": "Выбрать язык",
+    "commands.help": "Как пользоваться ботом",
+    "commands.cancel": "Выйти из текущего вопроса",
+    "commands.credits": "Баланс у провайдера (для админов)",
+    "commands.stats": "Статистика за сегодня (для админов)",
     # Generate
-    "generate.ask": "Describe the song you want in a sentence or two (up to 500 characters), or /cancel.",
-    "generate.need_text": "Please send the description as text, or /cancel.",
-    "cancelled": "Cancelled. Send /generate or an audio file whenever you like.",
-    "nothing_to_cancel": "There is nothing to cancel.",
+    "generate.ask": "Опишите желаемую песню в одном-двух предложениях (до 500 символов) или нажмите /cancel.",
+    "generate.need_text": "Пожалуйста, пришлите описание текстом или нажмите /cancel.",
+    "cancelled": "Отменено. Присылайте /generate или аудиофайл, когда захотите.",
+    "nothing_to_cancel": "Отменять нечего.",
     # Audio intake
-    "intake.accepted": "Got your audio ({length}). What should I do with it?",
-    "intake.too_big": "This file is {size} MB; bots can only download files up to {limit} MB. "
-    "Please send a shorter or more compressed version (an MP3 at 128 kbps is about 1 MB a minute).",
-    "intake.format": "I can't read this file as audio. Please send an MP3, M4A, WAV, FLAC or OGG file, "
-    "or a voice note.",
-    "intake.too_short": "This audio is shorter than a second. Please send a longer recording.",
-    "intake.too_long": "{action} takes audio up to {limit} long; this one is {length}. "
-    "Please trim it and send it again.",
-    "intake.short_warning": "Heads-up: this clip is only {seconds} s long. Clips under 10 seconds may give "
-    "limited results.",
-    "intake.expired": "That file is no longer available. Please send it again.",
-    "action.cover": "Cover",
-    "action.upload_extend": "Extend",
+    "intake.accepted": "Аудио получено ({length}). Что с ним сделать?",
+    "intake.too_big": "Размер файла — {size} МБ, а боты могут скачивать файлы только до {limit} МБ. "
+    "Пришлите, пожалуйста, более короткую или сильнее сжатую версию (MP3 на 128 кбит/с — "
+    "примерно 1 МБ в минуту).",
+    "intake.format": "Не могу прочитать этот файл как аудио. Пришлите, пожалуйста, файл MP3, M4A, WAV, "
+    "FLAC или OGG либо голосовое сообщение.",
+    "intake.too_short": "Это аудио короче секунды. Пришлите, пожалуйста, запись подлиннее.",
+    "intake.too_long": "{action}: подходит аудио длиной до {limit}, а у этого — {length}. "
+    "Пожалуйста, обрежьте его и пришлите снова.",
+    "intake.short_warning": "Обратите внимание: этот фрагмент длится всего {seconds} с. С фрагментами "
+    "короче 10 секунд результат может получиться скромным.",
+    "intake.expired": "Этот файл больше недоступен. Пожалуйста, пришлите его снова.",
+    "action.cover": "Кавер",
+    "action.upload_extend": "Продолжение",
     # Question flows
-    "form.ask_description": "Describe the song you want in a sentence or two (up to 500 characters), "
-    "or /cancel.",
-    "form.ask_style": "Which style? For example: dreamy synth-pop, female vocals, 90 bpm.",
-    "form.ask_title": "What is the title?",
-    "form.ask_lyrics": "Send the lyrics, or press Instrumental for no vocals.",
-    "form.ask_vocal_lyrics": "Send the lyrics to sing over your track.",
-    "form.ask_avoid": "Any styles to avoid? Send them, or press the button.",
-    "form.ask_continue_at": "From which second should it continue? The audio is {duration} s long: send "
-    "seconds (like 75) or minutes:seconds (like 1:15).",
-    "form.ask_model": "Which model?",
-    "form.use_title": "Use “{title}”",
-    "form.same_style": "Same style",
-    "form.instrumental": "Instrumental",
-    "form.avoid_default": "Just avoid: {tags}",
-    "form.from_end": "From the end ({seconds} s)",
+    "form.ask_description": "Опишите желаемую песню в одном-двух предложениях (до 500 символов) "
+    "или нажмите /cancel.",
+    "form.ask_style": "Какой стиль? Например: мечтательный синти-поп, женский вокал, 90 bpm.",
+    "form.ask_title": "Как назовём песню?",
+    "form.ask_lyrics": "Пришлите текст песни или нажмите «Инструментал», если вокал не нужен.",
+    "form.ask_vocal_lyrics": "Пришлите текст, который нужно спеть поверх вашего трека.",
+    "form.ask_avoid": "Каких стилей избегать? Напишите их или нажмите кнопку.",
+    "form.ask_continue_at": "С какой секунды продолжить? Длина аудио — {duration} с: пришлите "
+    "секунды (например, 75) или минуты:секунды (например, 1:15).",
+    "form.ask_model": "Какую модель выбрать?",
+    "form.use_title": "Оставить «{title}»",
+    "form.same_style": "Тот же стиль",
+    "form.instrumental": "Инструментал",
+    "form.avoid_default": "Просто избегать: {tags}",
+    "form.from_end": "С конца ({seconds} с)",
     "form.model": "{model}",
-    "form.model_choose": "Please choose one of: {models}.",
-    "form.continue_at_range": "Please send a point after 0 and before the end ({limit} s), like 75 or 1:15.",
-    "form.stale_button": "That question was already answered.",
-    "form.start_again": "I wasn't expecting that. If you were answering one of my questions, it has "
-    "expired (I may have restarted): please start again with /generate, /custom or by sending the audio. "
-    "/help shows everything.",
-    "form.cannot_extend": "I can't extend that track. Please extend one of your own recent songs.",
+    "form.model_choose": "Пожалуйста, выберите одну из моделей: {models}.",
+    "form.continue_at_range": "Пожалуйста, укажите момент после 0 и до конца ({limit} с), "
+    "например 75 или 1:15.",
+    "form.stale_button": "На этот вопрос уже есть ответ.",
+    "form.start_again": "Я этого не ожидал. Если вы отвечали на мой вопрос, он уже устарел "
+    "(возможно, я перезапускался): пожалуйста, начните заново с /generate, /custom или пришлите аудио. "
+    "В /help есть всё остальное.",
+    "form.cannot_extend": "Этот трек я продолжить не могу. Пожалуйста, продолжите одну из ваших "
+    "последних песен.",
     # Request problems
-    "problem.required": "{field} is missing: please add it.",
-    "problem.too_long": "{field} is too long: {actual} characters, at most {limit}. Please shorten it.",
-    "problem.continue_at": "The point to continue from must be after 0 s and before the end ({limit} s).",
-    "problem.invalid": "{field} is not valid. Please check it and try again.",
-    "field.prompt": "The description",
-    "field.lyrics": "The lyrics",
-    "field.style": "The style",
-    "field.title": "The title",
-    "field.tags": "The style",
-    "field.negativeTags": "The styles to avoid",
-    "field.continueAt": "The point to continue from",
-    "field.request": "The request",
+    "problem.required": "Не заполнено поле «{field}»: пожалуйста, добавьте его.",
+    "problem.too_long": "Поле «{field}» слишком длинное: символов — {actual}, максимум — {limit}. "
+    "Пожалуйста, сократите его.",
+    "problem.continue_at": "Момент, с которого продолжать, должен быть после 0 с и до конца ({limit} с).",
+    "problem.invalid": "Поле «{field}» заполнено неверно. Пожалуйста, проверьте его и попробуйте ещё раз.",
+    "field.prompt": "Описание",
+    "field.lyrics": "Текст песни",
+    "field.style": "Стиль",
+    "field.title": "Название",
+    "field.tags": "Стиль",
+    "field.negativeTags": "Нежелательные стили",
+    "field.continueAt": "Момент продолжения",
+    "field.request": "Запрос",
     # Access and quotas
-    "access.denied": "Sorry, this bot is private. Ask its operator to let you in (your id is {user_id}).",
-    "quota.active": "You already have {count} songs in the making (the limit is {limit}). "
-    "Please wait until one is done.",
-    "quota.daily": "You have made {limit} songs today, the daily limit. Come back tomorrow!",
+    "access.denied": "Извините, это закрытый бот. Попросите его владельца открыть вам доступ "
+    "(ваш id — {user_id}).",
+    "quota.active": "У вас уже создаётся песен: {count} (лимит — {limit}). "
+    "Пожалуйста, подождите, пока одна из них будет готова.",
+    "quota.daily": "Дневной лимит исчерпан: сегодня вы создали песен — {limit}. Возвращайтесь завтра!",
     # Progress
-    "kind.generate": "Song from a description",
-    "kind.custom": "Song from your lyrics",
-    "kind.extend": "Extending a song",
-    "kind.upload_cover": "Cover of your audio",
-    "kind.upload_extend": "Extending your audio",
-    "kind.add_vocals": "Adding vocals to your audio",
-    "kind.add_instrumental": "Adding an instrumental to your audio",
-    "stage.queued": "Waiting to start",
-    "stage.queued_position": "Waiting to start — place {position} in the queue",
-    "stage.submitted": "Writing the song",
-    "stage.text": "Lyrics ready, recording",
-    "stage.first": "First track ready to stream, finishing",
-    "stage.complete": "Done! Sending your tracks",
-    "stage.failed": "Failed",
-    "progress.elapsed": "Elapsed: {elapsed}",
-    "progress.stream": "Listen while it finishes: {url}",
-    "progress.tracks": "{count} tracks below.",
+    "kind.generate": "Песня по описанию",
+    "kind.custom": "Песня по вашему тексту",
+    "kind.extend": "Продолжение песни",
+    "kind.upload_cover": "Кавер на ваше аудио",
+    "kind.upload_extend": "Продолжение вашего аудио",
+    "kind.add_vocals": "Вокал для вашего аудио",
+    "kind.add_instrumental": "Инструментал для вашего аудио",
+    "stage.queued": "Ожидает запуска",
+    "stage.queued_position": "Ожидает запуска — место в очереди: {position}",
+    "stage.submitted": "Пишу песню",
+    "stage.text": "Текст готов, идёт запись",
+    "stage.first": "Первый трек уже можно слушать, заканчиваю",
+    "stage.complete": "Готово! Отправляю треки",
+    "stage.failed": "Не удалось",
+    "progress.elapsed": "Прошло: {elapsed}",
+    "progress.stream": "Слушайте, пока песня дозаписывается: {url}",
+    "progress.tracks": "Треки ниже (всего: {count}).",
     # Failures, by provider code (design §6)
-    "error.400": "The provider did not accept this request (invalid parameters or content). "
-    "Please change the description or lyrics and try again.",
-    "error.401": "The bot's provider key was refused. The operator has to fix it; please try later.",
-    "error.404": "The provider did not recognise this request. Please try again later.",
-    "error.405": "The provider is busy right now. Please try again in a minute.",
-    "error.408": "The provider timed out making this song. Please try again.",
-    "error.413": "The provider refused it: the text is too long, or the uploaded audio matches an existing "
-    "work. Shorten the text or use your own recording.",
-    "error.429": "The service is out of credits right now. The operator has been told; please try later.",
-    "error.430": "Too many requests at the moment. Please try again in a minute.",
-    "error.451": "The provider could not download the audio file. Please send it again.",
-    "error.455": "The provider is under maintenance. Please try again later.",
-    "error.500": "The provider had an internal error. Please try again.",
-    "error.501": "Making the song failed on the provider's side. Please try again, maybe with other words.",
-    "error.531": "Making the song failed; your credits were refunded. Please try again.",
-    "error.sensitive": "The provider refused the text because it contains words it does not allow. "
-    "Please rephrase it.",
-    "error.unreachable": "The music service cannot be reached right now. Please try again later.",
-    "error.interrupted": "This song was interrupted by a restart before it started. Please send it again.",
-    "error.unknown": "Something went wrong making this song (code {code}). Please try again.",
-    "error.upload_format": "The provider could not read this audio format. Please send an MP3 or WAV file.",
-    "error.internal": "Sorry, something went wrong on my side. Please try again.",
+    "error.400": "Провайдер не принял этот запрос (неверные параметры или содержимое). "
+    "Пожалуйста, измените описание или текст и попробуйте ещё раз.",
+    "error.401": "Провайдер отклонил ключ бота. Это должен исправить владелец; пожалуйста, попробуйте позже.",
+    "error.404": "Провайдер не распознал этот запрос. Пожалуйста, попробуйте позже.",
+    "error.405": "Провайдер сейчас занят. Пожалуйста, попробуйте через минуту.",
+    "error.408": "Провайдер не успел создать эту песню вовремя. Пожалуйста, попробуйте ещё раз.",
+    "error.413": "Провайдер отказал: текст слишком длинный или загруженное аудио совпадает с уже "
+    "существующим произведением. Сократите текст или используйте собственную запись.",
+    "error.429": "У сервиса сейчас закончились кредиты. Владелец уже в курсе; пожалуйста, попробуйте позже.",
+    "error.430": "Сейчас слишком много запросов. Пожалуйста, попробуйте через минуту.",
+    "error.451": "Провайдер не смог скачать аудиофайл. Пожалуйста, пришлите его снова.",
+    "error.455": "У провайдера технические работы. Пожалуйста, попробуйте позже.",
+    "error.500": "У провайдера произошла внутренняя ошибка. Пожалуйста, попробуйте ещё раз.",
+    "error.501": "Не удалось создать песню на стороне провайдера. Пожалуйста, попробуйте ещё раз, "
+    "возможно, другими словами.",
+    "error.531": "Не удалось создать песню; ваши кредиты возвращены. Пожалуйста, попробуйте ещё раз.",
+    "error.sensitive": "Провайдер отклонил текст: в нём есть недопустимые слова. "
+    "Пожалуйста, переформулируйте его.",
+    "error.unreachable": "Музыкальный сервис сейчас недоступен. Пожалуйста, попробуйте позже.",
+    "error.interrupted": "Эту песню прервал перезапуск ещё до начала работы. Пожалуйста, отправьте её снова.",
+    "error.unknown": "При создании песни что-то пошло не так (код {code}). Пожалуйста, попробуйте ещё раз.",
+    "error.upload_400": "Провайдер не смог использовать это аудио: формат не поддерживается или содержимое "
+    "было отклонено. Пожалуйста, пришлите файл MP3 или WAV с вашей собственной музыкой.",
+    "error.upload_413": "По словам провайдера, это аудио совпадает с уже опубликованным произведением, "
+    "поэтому использовать его нельзя. Пожалуйста, пришлите собственную запись.",
+    "error.internal": "Извините, у меня что-то пошло не так. Пожалуйста, попробуйте ещё раз.",
     # Delivery
     "audio.caption": "{tags}",
     "audio.performer": "AI Music",
-    "audio.too_big": "This track is too big to send here; listen or download it at {url}",
-    "button.extend": "Extend",
-    "button.cover": "Cover",
-    "button.upload_extend": "Extend",
-    "button.add_vocals": "Add vocals",
-    "button.add_instrumental": "Add instrumental",
+    "audio.too_big": "Этот трек слишком большой, чтобы отправить его здесь; послушайте или "
+    "скачайте его по ссылке: {url}",
+    "button.extend": "Продолжить",
+    "button.cover": "Кавер",
+    "button.upload_extend": "Продолжить",
+    "button.add_vocals": "Добавить вокал",
+    "button.add_instrumental": "Добавить инструментал",
     # Status
-    "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
-    "status.header": "Your recent songs:",
-    "status.line": "#{id} {kind} — {stage} ({ago} ago)",
+    "status.none": "У вас пока нет песен. Попробуйте: /generate спокойная lo-fi песня о дожде",
+    "status.header": "Ваши последние песни:",
+    "status.line": "#{id} {kind} — {stage} ({ago} назад)",
+    "status.stage.queued": "ожидает запуска",
+    "status.stage.submitted": "пишется",
+    "status.stage.text": "записывается",
+    "status.stage.first": "почти готово",
+    "status.stage.complete": "готово",
+    "status.stage.failed": "не удалось",
     # Language
-    "language.choose": "Choose a language:",
-    "language.set": "I will speak English from now on.",
+    "language.choose": "Выберите язык:",
+    "language.set": "Теперь я буду говорить по-русски.",
     # Admin
-    "admin.only": "This command is for the bot's admins.",
-    "admin.credits": "Provider balance: {credits} credits.",
-    "admin.credits_failed": "Could not read the balance: {reason}",
+    "admin.only": "Эта команда только для администраторов бота.",
+    "admin.credits": "Баланс у провайдера: кредитов — {credits}.",
+    "admin.credits_failed": "Не удалось получить баланс: {reason}",
     "admin.stats": (
-        "Today: {total} tasks, {complete} done, {failed} failed, {active} in progress.\n"
-        "Success rate: {rate}. People active: {people}.\n"
-        "Failures by code: {failures}"
+        "Сегодня: задач — {total}, готово — {complete}, с ошибкой — {failed}, в работе — {active}.\n"
+        "Доля успешных: {rate}. Активных пользователей: {people}.\n"
+        "Ошибки по кодам: {failures}"
     ),
-    "admin.allow_usage": "Usage: /allow <telegram user id>",
-    "admin.block_usage": "Usage: /block <telegram user id>",
-    "admin.allowed": "User {user_id} may use the bot now.",
-    "admin.blocked": "User {user_id} is blocked.",
-    "admin.out_of_credits": "⚠️ The provider says the account is out of credits. Tasks fail until it is "
-    "topped up.",
+    "admin.allow_usage": "Использование: /allow <id пользователя Telegram>",
+    "admin.block_usage": "Использование: /block <id пользователя Telegram>",
+    "admin.allowed": "Пользователь {user_id} теперь может пользоваться ботом.",
+    "admin.blocked": "Пользователь {user_id} заблокирован.",
+    "admin.out_of_credits": "⚠️ Провайдер сообщает, что на аккаунте закончились кредиты. Задачи будут "
+    "завершаться ошибкой, пока баланс не пополнят.",
 }

@@ -55,9 +55,11 @@ class ProviderClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._metrics = metrics
 
-    async def submit(self, request: ProviderRequest, *, callback_url: str) -> str:
-        """Create a task; returns the provider's taskId."""
-        data = await self._request("POST", self._base_url + request.endpoint, json=request.body(callback_url))
+    async def submit(self, request: ProviderRequest, *, callback_url: str, ticket: object = None) -> str:
+        """Create a task; returns the provider's taskId. `ticket` names the waiter in the budget's queue."""
+        data = await self._request(
+            "POST", self._base_url + request.endpoint, json=request.body(callback_url), ticket=ticket
+        )
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
             raise ProviderError(500, "the provider accepted the task but sent no taskId")
@@ -141,12 +143,15 @@ class ProviderClient:
         params: dict[str, str] | None = None,
         form: Any = None,
         budgeted: bool = True,
+        ticket: object = None,
     ) -> Any:
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._once(method, url, json=json, params=params, form=form, budgeted=budgeted)
+                return await self._once(
+                    method, url, json=json, params=params, form=form, budgeted=budgeted, ticket=ticket
+                )
             except ProviderError as error:
                 if not error.retryable or attempt > self._retries:
                     raise
@@ -165,9 +170,10 @@ class ProviderClient:
         params: dict[str, str] | None,
         form: Any,
         budgeted: bool,
+        ticket: object = None,
     ) -> Any:
         if budgeted:
-            await self.budget.acquire()
+            await self.budget.acquire(ticket)
         try:
             body = form() if form is not None else None
             async with self._session.request(

@@ -1,0 +1,94 @@
+"""Admin commands: /credits, /stats, /allow <id>, /block <id>. Registered behind an admin filter."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from telegram import Update
+from telegram.ext import CommandHandler, filters
+
+from bot.i18n import Texts
+from bot.provider.errors import ProviderError
+from bot.services import BotContext, services_of
+from handlers.common import reply, texts_of
+from storage.tasks import TaskStats
+
+ADMIN_COMMANDS = ("credits", "stats", "allow", "block")
+
+
+def start_of_day(now: float) -> float:
+    """Midnight UTC of the day `now` falls in: "today" for /stats."""
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
+
+
+async def credits(update: Update, context: BotContext) -> None:
+    texts = await texts_of(update, context)
+    try:
+        balance = await services_of(context).provider.credits()
+    except ProviderError as error:
+        await reply(update, texts("admin.credits_failed", reason=f"{error.code} {error.message}"))
+        return
+    await reply(update, texts("admin.credits", credits=balance))
+
+
+def format_stats(texts: Texts, stats: TaskStats, people: int) -> str:
+    finished = stats.complete + stats.failed
+    rate = f"{100 * stats.complete / finished:.0f}%" if finished else "—"
+    failures = ", ".join(f"{code}: {n}" for code, n in sorted(stats.failures_by_code.items())) or "—"
+    return texts(
+        "admin.stats",
+        total=stats.total,
+        complete=stats.complete,
+        failed=stats.failed,
+        active=stats.active,
+        rate=rate,
+        people=people,
+        failures=failures,
+    )
+
+
+async def stats(update: Update, context: BotContext) -> None:
+    services = services_of(context)
+    since = start_of_day(time.time())
+    task_stats = await services.storage.tasks.stats_since(since)
+    people = await services.storage.people.count_seen_since(since)
+    await reply(update, format_stats(await texts_of(update, context), task_stats, people))
+
+
+async def _set_access(
+    update: Update, context: BotContext, access: str, usage_key: str, done_key: str
+) -> None:
+    texts = await texts_of(update, context)
+    args = context.args or []
+    if len(args) != 1 or not args[0].lstrip("-").isdigit():
+        await reply(update, texts(usage_key))
+        return
+    user_id = int(args[0])
+    await services_of(context).storage.people.set_access(user_id, access, now=time.time())
+    await reply(update, texts(done_key, user_id=user_id))
+
+
+async def allow(update: Update, context: BotContext) -> None:
+    await _set_access(update, context, "allowed", "admin.allow_usage", "admin.allowed")
+
+
+async def block(update: Update, context: BotContext) -> None:
+    await _set_access(update, context, "blocked", "admin.block_usage", "admin.blocked")
+
+
+async def admin_only(update: Update, context: BotContext) -> None:
+    await reply(update, (await texts_of(update, context))("admin.only"))
+
+
+def admin_handlers(admin_ids: list[int]) -> list[CommandHandler]:  # type: ignore[type-arg]
+    """The admin commands for these admins, then one handler answering everyone else politely."""
+    is_admin = filters.User(user_id=admin_ids, allow_empty=False) if admin_ids else filters.User(user_id=[0])
+    return [
+        CommandHandler("credits", credits, filters=is_admin),
+        CommandHandler("stats", stats, filters=is_admin),
+        CommandHandler("allow", allow, filters=is_admin),
+        CommandHandler("block", block, filters=is_admin),
+        CommandHandler(list(ADMIN_COMMANDS), admin_only),
+    ]
