@@ -115,6 +115,8 @@ def build_app(settings: Settings) -> web.Application:
             metrics=metrics,
         )
         pacer = ChatPacer(
+            per_chat_interval=settings.telegram_chat_interval,
+            global_per_second=settings.telegram_global_rate,
             on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc()
         )
         application = build_telegram(settings, pacer)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from telegram.error import InvalidToken, NetworkError, TimedOut
 
 from bot.app import build_app
 from bot.logging_setup import setup_logging
@@ -29,8 +30,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
-    await runner.setup()
     try:
+        # Inside the try: when start-up fails half way, cleanup still closes what had been opened.
+        await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
         log.info("listening on %s:%s", settings.host, settings.port)
@@ -47,7 +49,20 @@ def _run(args: argparse.Namespace) -> int:
         settings.log_format,
         secrets=[settings.telegram_bot_token, settings.suno_api_key, settings.webhook_secret or ""],
     )
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except InvalidToken:
+        print("TELEGRAM_BOT_TOKEN was refused by Telegram: copy it again from @BotFather", file=sys.stderr)
+        return 2
+    except (NetworkError, TimedOut) as error:
+        print(
+            f"cannot reach Telegram at TELEGRAM_API_URL {settings.telegram_api_url}: {error}", file=sys.stderr
+        )
+        return 2
+    except OSError as error:
+        where = f"{settings.host}:{settings.port}"
+        print(f"cannot listen on HOST:PORT {where}: {error.strerror or error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -4,14 +4,23 @@ Each chat with work has one worker. Progress is coalesced: marking a task's prog
 the worker gets to it produces one edit showing the newest state. Deliveries run after pending progress
 so a person sees "done" before the tracks arrive. The pacing itself (1 call/s per chat, 30/s overall,
 429s) happens below, in the Bot's rate limiter, so the worker simply awaits each call in turn.
+
+A progress step runs as a child task marked `Preemptible`: when the edit it makes is an intermediate
+one (low priority in the pacer) and is still waiting for its slots, new work for the chat cancels it
+and the task's progress is marked dirty again. The newest state is then rendered, mandatory calls (the
+final state, the tracks) never queue behind an optional edit, and nothing Telegram may have received is
+ever interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from bot.telegram_pacing import PREEMPTIBLE, Preemptible
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +34,14 @@ class _ChatWork:
     progress: dict[int, None] = field(default_factory=dict)  # ordered set of task ids
     deliveries: dict[int, None] = field(default_factory=dict)
     worker: asyncio.Task[None] | None = None
+    step: asyncio.Task[None] | None = None  # the progress step under way, while it is pre-emptible
+    step_flag: Preemptible | None = None
+    preempted: bool = False
+
+    def preempt(self) -> None:
+        if self.step is not None and self.step_flag is not None and self.step_flag.waiting:
+            self.preempted = True
+            self.step.cancel()
 
 
 class Outbox:
@@ -39,11 +56,15 @@ class Outbox:
         self._idle.set()
 
     def progress(self, chat_id: int, task_id: int) -> None:
-        self._work(chat_id).progress[task_id] = None
+        work = self._work(chat_id)
+        work.progress[task_id] = None
+        work.preempt()
         self._ensure_worker(chat_id)
 
     def deliver(self, chat_id: int, task_id: int) -> None:
-        self._work(chat_id).deliveries[task_id] = None
+        work = self._work(chat_id)
+        work.deliveries[task_id] = None
+        work.preempt()
         self._ensure_worker(chat_id)
 
     @property
@@ -73,6 +94,24 @@ class Outbox:
         if work.worker is None or work.worker.done():
             work.worker = asyncio.create_task(self._run(chat_id, work), name=f"outbox-{chat_id}")
 
+    async def _progress_step(self, work: _ChatWork, task_id: int) -> None:
+        flag = Preemptible()
+        context = contextvars.copy_context()
+        context.run(PREEMPTIBLE.set, flag)
+        step = asyncio.create_task(self._show_progress(task_id), context=context)
+        work.step, work.step_flag, work.preempted = step, flag, False
+        try:
+            await step
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not work.preempted or (current is not None and current.cancelling()):
+                raise
+            # Overtaken while it waited for a slot: show the newest state after the newer work.
+            work.progress[task_id] = None
+        finally:
+            work.step = work.step_flag = None
+            work.preempted = False
+
     async def _run(self, chat_id: int, work: _ChatWork) -> None:
         try:
             while work.progress or work.deliveries:
@@ -80,7 +119,7 @@ class Outbox:
                     if work.progress:
                         task_id = next(iter(work.progress))
                         del work.progress[task_id]
-                        await self._show_progress(task_id)
+                        await self._progress_step(work, task_id)
                     else:
                         task_id = next(iter(work.deliveries))
                         if not await self._deliver_next(task_id):

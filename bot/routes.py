@@ -40,6 +40,16 @@ async def telegram_update(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+async def read_bounded(request: web.Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it passes `limit` (a chunked body has no Content-Length to check)."""
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return bytes(body)
+
+
 async def provider_callback(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     task_id = services.signer.verify_callback(request.match_info["token"])
@@ -50,9 +60,7 @@ async def provider_callback(request: web.Request) -> web.Response:
         raise web.HTTPRequestEntityTooLarge(
             max_size=MAX_CALLBACK_BYTES, actual_size=request.content_length or 0
         )
-    body = await request.content.read(MAX_CALLBACK_BYTES + 1)
-    if len(body) > MAX_CALLBACK_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_CALLBACK_BYTES, actual_size=len(body))
+    body = await read_bounded(request, MAX_CALLBACK_BYTES)
     try:
         await services.tasks.accept_callback(task_id, body)
     except CallbackRejected as rejected:

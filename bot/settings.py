@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     max_tasks_per_day: int = Field(20, alias="MAX_TASKS_PER_DAY", ge=1)
     provider_budget: int = Field(20, alias="SUNO_REQUESTS_PER_WINDOW", ge=1)
     provider_budget_window: float = Field(10.0, alias="SUNO_REQUEST_WINDOW", gt=0)
+    # Telegram's pace: about one message a second per chat, thirty a second overall (telegram-notes.md).
+    telegram_chat_interval: float = Field(1.0, alias="TELEGRAM_CHAT_INTERVAL", gt=0)
+    telegram_global_rate: int = Field(30, alias="TELEGRAM_GLOBAL_RATE", ge=1)
     upload_retention_hours: float = Field(24.0, alias="UPLOAD_RETENTION_HOURS", gt=0)
     event_retention_days: float = Field(30.0, alias="EVENT_RETENTION_DAYS", gt=0)
 

@@ -15,8 +15,8 @@ class SlidingWindowBudget:
     A slot is held from the moment it is taken until `window` seconds after the response arrived. Requests
     delayed in a connection pool or a busy loop arrive later than they were sent, so counting only at
     send time could let them bunch up at the server; holding the slot past the response cannot
-    (provider-api.md §1). Waiters are served first come, first served, and `position` tells a waiter
-    where it stands, which the chat shows as a place in the queue.
+    (provider-api.md §1). Waiters are served first come, first served within a priority (lower first), and
+    `position` tells a waiter where it stands, which the chat shows as a place in the queue.
     """
 
     def __init__(self, limit: int, window: float) -> None:
@@ -26,22 +26,31 @@ class SlidingWindowBudget:
         self.window = window
         self._in_flight = 0
         self._released: deque[float] = deque()  # monotonic times when held slots become free again
-        self._waiters: deque[tuple[object, asyncio.Future[None]]] = deque()
+        # Waiters by priority (lower is served first), each queue first come, first served. A waiter may
+        # leave `reserve` slots free for better priorities: it is served only while more than that is free.
+        self._queues: dict[int, deque[tuple[object, int, asyncio.Future[None]]]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     @property
     def waiting(self) -> int:
-        return sum(1 for _, w in self._waiters if not w.done())
+        return sum(1 for queue in self._queues.values() for _, _, w in queue if not w.done())
+
+    def waiting_before(self, priority: int) -> int:
+        """How many waiters would be served before a new one of this priority."""
+        return sum(
+            1 for p, queue in self._queues.items() if p <= priority for _, _, w in queue if not w.done()
+        )
 
     def position(self, ticket: object) -> int | None:
         """1-based place of the waiter that acquired with `ticket`, or None when it is not waiting."""
         place = 0
-        for owner, waiter in self._waiters:
-            if waiter.done():
-                continue
-            place += 1
-            if owner == ticket:
-                return place
+        for priority in sorted(self._queues):
+            for owner, _, waiter in self._queues[priority]:
+                if waiter.done():
+                    continue
+                place += 1
+                if owner == ticket:
+                    return place
         return None
 
     def _expire(self, now: float) -> None:
@@ -52,42 +61,67 @@ class SlidingWindowBudget:
         self._expire(now)
         return self.limit - self._in_flight - len(self._released)
 
+    def free_now(self) -> int:
+        return self._free(time.monotonic())
+
+    def next_free_in(self) -> float:
+        """Seconds until a slot frees (0 when one is free; the window when all are in flight)."""
+        now = time.monotonic()
+        if self._free(now) > 0:
+            return 0.0
+        return max(0.0, self._released[0] - now) if self._released else self.window
+
     def _wake(self) -> None:
         self._timer = None
         now = time.monotonic()
-        while self._waiters and self._free(now) > 0:
-            _, waiter = self._waiters.popleft()
-            if not waiter.done():
+        for priority in sorted(self._queues):
+            queue = self._queues[priority]
+            while queue:
+                _, reserve, waiter = queue[0]
+                if waiter.done():
+                    queue.popleft()
+                    continue
+                if self._free(now) <= reserve:
+                    break
+                queue.popleft()
                 self._in_flight += 1
                 waiter.set_result(None)
-        if self._waiters and self._released and self._timer is None:
+            if not queue:
+                del self._queues[priority]
+            else:
+                break  # a better priority still waits: nobody behind it may pass
+        if self._queues and self._released and self._timer is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_at(loop.time() + max(0.0, self._released[0] - now), self._wake)
 
-    async def acquire(self, ticket: object = None) -> None:
-        if not self._waiters and self._free(time.monotonic()) > 0:
+    async def acquire(self, ticket: object = None, *, priority: int = 0, reserve: int = 0) -> None:
+        if not self._queues and self._free(time.monotonic()) > reserve:
             self._in_flight += 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((ticket, waiter))
+        self._queues.setdefault(priority, deque()).append((ticket, reserve, waiter))
         self._wake()
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # granted just as we were cancelled: give the slot back
+            elif self._queues:
+                self._wake()  # a waiter that blocked those behind it left
             raise
 
     def release(self) -> None:
         """The response arrived (or the request failed): the slot frees `window` seconds from now."""
         self._in_flight -= 1
         self._released.append(time.monotonic() + self.window)
-        if self._waiters and self._timer is None:
+        if self._queues and self._timer is None:
             self._wake()
 
     @asynccontextmanager
-    async def slot(self, ticket: object = None) -> AsyncIterator[None]:
-        await self.acquire(ticket)
+    async def slot(
+        self, ticket: object = None, *, priority: int = 0, reserve: int = 0
+    ) -> AsyncIterator[None]:
+        await self.acquire(ticket, priority=priority, reserve=reserve)
         try:
             yield
         finally:

@@ -35,7 +35,8 @@ from bot.provider.models import (
 )
 from bot.settings import Settings
 from bot.signing import Signer
-from storage.events import NewEvent
+from bot.telegram_pacing import ChatPacer, Pace
+from storage.events import EventRejected, NewEvent
 from storage.models import Person, Stage, Task, TaskKind
 from storage.store import Storage
 
@@ -260,25 +261,33 @@ class TaskService:
         """Store a callback durably (before it is acknowledged) and apply it in the background."""
         try:
             snapshot = ProviderSnapshot.from_callback(json.loads(body))
-        except (ValueError, ValidationError) as error:
+        except (ValueError, ValidationError, RecursionError) as error:  # RecursionError: absurdly nested JSON
             self._metrics.callbacks.labels(result="malformed").inc()
             raise CallbackRejected(400, f"malformed callback: {type(error).__name__}") from None
-        task = await self._storage.tasks.get(task_id)
-        if task is None:
-            self._metrics.callbacks.labels(result="unknown_task").inc()
-            raise CallbackRejected(404, "unknown task")
-        if task.provider_task_id is not None and task.provider_task_id != snapshot.task_id:
+        # The task must exist and not belong to another provider task: checked inside the group commit,
+        # one query per batch, so nothing is stored for a callback that is refused.
+        try:
+            event_id = await self._storage.events.add(
+                NewEvent(task_id, "callback", snapshot.stage, body.decode("utf-8", "replace"), self._now()),
+                provider_task_id=snapshot.task_id,
+            )
+        except EventRejected as rejected:
+            if rejected.reason == "unknown":
+                self._metrics.callbacks.labels(result="unknown_task").inc()
+                raise CallbackRejected(404, "unknown task") from None
             self._metrics.callbacks.labels(result="mismatch").inc()
-            raise CallbackRejected(403, "callback for another task")
-        event_id = await self._storage.events.add(
-            NewEvent(task_id, "callback", snapshot.stage, body.decode("utf-8", "replace"), self._now())
-        )
+            raise CallbackRejected(403, "callback for another task") from None
         self._metrics.callbacks.labels(result="stored").inc()
-        self._spawn(self._apply_pending(task_id), f"apply-{task_id}")
+        # One queued apply per task is enough: it reads every event committed before it starts.
+        queued: set[int] = self.__dict__.setdefault("_apply_queued", set())
+        if task_id not in queued:
+            queued.add(task_id)
+            self._spawn(self._apply_pending(task_id), f"apply-{task_id}")
         return event_id
 
     async def _apply_pending(self, task_id: int) -> None:
         async with self._locks.hold(task_id):
+            self.__dict__.get("_apply_queued", set()).discard(task_id)  # later callbacks queue a new apply
             task = await self._storage.tasks.require(task_id)
             if task.provider_task_id is None:
                 return  # _submit applies them once it knows the provider's id
@@ -439,8 +448,15 @@ class TaskService:
             return
         if text == task.progress_text:
             return
+        # An intermediate state yields to mandatory calls (it may be overtaken: the outbox then shows the
+        # newest state); the final state is always shown at normal priority.
+        pacing: dict[str, Any] = {}
+        if not task.stage.terminal and isinstance(getattr(self._bot, "rate_limiter", None), ChatPacer):
+            pacing = {"rate_limit_args": Pace.low()}
         try:
-            await self._bot.edit_message_text(text, chat_id=task.chat_id, message_id=task.progress_message_id)
+            await self._bot.edit_message_text(
+                text, chat_id=task.chat_id, message_id=task.progress_message_id, **pacing
+            )
         except BadRequest as error:
             reason = str(error).lower()
             if "not modified" in reason:
@@ -460,6 +476,10 @@ class TaskService:
             return False
         track = pending[0]
         texts = await self.texts_for_user(task.user_id)
+        pacer = getattr(self._bot, "rate_limiter", None)
+        if isinstance(pacer, ChatPacer):
+            # Spend the chat's one-second wait before taking one of the few delivery (memory) slots.
+            await pacer.wait_ready(task.chat_id)
         message = await self._delivery.send(task, track, texts)
         file_id = message.audio.file_id if message.audio else ""
         await self._storage.tasks.mark_track_sent(

@@ -3,14 +3,27 @@
 PTB's AIORateLimiter has no per-private-chat limit and, on a 429, halts every request of the bot. A music
 bot edits progress messages in many chats at once, so one person's 429 must not stall everyone else:
 this limiter keeps a sliding window per chat and honours `retry_after` for that chat alone.
+
+Calls have a priority, carried by PTB's `rate_limit_args` (an int there still means max_retries):
+
+- UPLOAD: a file upload (sendAudio...). The caller holds a file in memory and one of the few delivery
+  slots while it waits, so it goes first;
+- NORMAL: anything a person must see (the first progress message, the final state, answers);
+- LOW (`Pace.low()`): an intermediate progress edit. It is served only when no better call waits and
+  more than `low_reserve` global slots are free, and while it waits for its slots it can be pre-empted:
+  the outbox cancels it when newer work for the chat arrives (see `Preemptible`), so the newest state
+  wins and intermediate states yield to mandatory calls instead of competing with them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -22,10 +35,45 @@ log = logging.getLogger(__name__)
 
 # Calls that carry a chat_id but do not post into the chat, so Telegram does not count them.
 _UNCOUNTED = frozenset({"sendChatAction", "getChat", "answerCallbackQuery", "getFile"})
+_UPLOADS = frozenset({"sendAudio", "sendDocument", "sendVoice", "sendPhoto", "sendVideo"})
 _IDLE_CHAT_SECONDS = 60.0
 
 
-class ChatPacer(BaseRateLimiter[int]):
+class Priority(IntEnum):
+    UPLOAD = 0
+    NORMAL = 1
+    LOW = 2
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What a call passes as `rate_limit_args` to choose its priority (and, optionally, its retries)."""
+
+    priority: Priority = Priority.NORMAL
+    retries: int | None = None
+
+    @classmethod
+    def low(cls) -> Pace:
+        return cls(Priority.LOW)
+
+
+class Preemptible:
+    """Set (through `PREEMPTIBLE`) by whoever may cancel a low-priority call while it waits for its slots.
+
+    `waiting` is True only while a LOW call waits in the pacer; once its slots are granted it is False, so
+    cancelling on `waiting` can never interrupt a request that Telegram may already have received.
+    """
+
+    __slots__ = ("waiting",)
+
+    def __init__(self) -> None:
+        self.waiting = False
+
+
+PREEMPTIBLE: contextvars.ContextVar[Preemptible | None] = contextvars.ContextVar("preemptible", default=None)
+
+
+class ChatPacer(BaseRateLimiter[int | Pace]):
     def __init__(
         self,
         *,
@@ -33,8 +81,11 @@ class ChatPacer(BaseRateLimiter[int]):
         per_chat_interval: float = 1.0,
         max_retries: int = 3,
         on_retry_after: Callable[[int | None, float], None] | None = None,
+        low_reserve: int | None = None,
     ) -> None:
         self._global = SlidingWindowBudget(global_per_second, 1.0)
+        # Low-priority calls leave a sixth of the global budget to calls that arrive after them.
+        self._low_reserve = global_per_second // 6 if low_reserve is None else low_reserve
         self._per_chat_interval = per_chat_interval
         self._chats: dict[int | str, tuple[SlidingWindowBudget, float]] = {}
         self._max_retries = max_retries
@@ -56,6 +107,26 @@ class ChatPacer(BaseRateLimiter[int]):
         self._chats[chat_id] = (entry[0], now)
         return entry[0]
 
+    async def wait_ready(self, chat_id: int | str) -> None:
+        """Wait until a call to this chat would not have to wait for the chat's own limit.
+
+        Deliveries wait here before they take a file into memory, so the per-chat second is spent
+        outside the bounded delivery slots (nothing is reserved: the chat's single worker is the caller).
+        """
+        entry = self._chats.get(chat_id)
+        if entry is None:
+            return
+        budget = entry[0]
+        while True:
+            delay = budget.next_free_in()
+            if delay <= 0 and not budget.waiting:
+                return
+            await asyncio.sleep(max(delay, 0.01))
+
+    @property
+    def global_waiting(self) -> int:
+        return self._global.waiting
+
     def _forget_idle(self, now: float) -> None:
         for chat_id, (budget, last_used) in list(self._chats.items()):
             if now - last_used > _IDLE_CHAT_SECONDS and budget.waiting == 0:
@@ -68,26 +139,52 @@ class ChatPacer(BaseRateLimiter[int]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: int | None,
+        rate_limit_args: int | Pace | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
         if chat_id is None or endpoint in _UNCOUNTED:
             return await callback(*args, **kwargs)
+        if isinstance(rate_limit_args, Pace):
+            priority, retries = rate_limit_args.priority, rate_limit_args.retries
+        else:
+            priority, retries = Priority.NORMAL, rate_limit_args
+        if retries is None:
+            retries = self._max_retries
+        if priority is Priority.NORMAL and endpoint in _UPLOADS:
+            priority = Priority.UPLOAD
+        reserve = self._low_reserve if priority is Priority.LOW else 0
         chat = self._chat_budget(chat_id)
-        retries = rate_limit_args if rate_limit_args is not None else self._max_retries
+        preemptible = PREEMPTIBLE.get() if priority is Priority.LOW else None
+        if preemptible is not None:
+            preemptible.waiting = True
+        try:
+            await chat.acquire()
+        finally:
+            if preemptible is not None:
+                preemptible.waiting = False
         # The chat's slot is held across retries: a 429 pauses this chat only.
-        async with chat.slot():
+        try:
             for attempt in range(retries + 1):
+                if preemptible is not None:
+                    preemptible.waiting = True
                 try:
-                    async with self._global.slot():
-                        return await callback(*args, **kwargs)
+                    await self._global.acquire(priority=priority, reserve=reserve)
+                finally:
+                    if preemptible is not None:
+                        preemptible.waiting = False
+                try:
+                    return await callback(*args, **kwargs)
                 except RetryAfter as error:
                     if attempt == retries:
                         raise
                     delay = error.retry_after
                     seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
-                    log.warning("Telegram asked chat %s to wait %.1fs (%s)", chat_id, seconds, endpoint)
-                    if self._on_retry_after:
-                        self._on_retry_after(chat_id if isinstance(chat_id, int) else None, seconds)
-                    await asyncio.sleep(seconds + 0.1)
+                finally:
+                    self._global.release()
+                log.warning("Telegram asked chat %s to wait %.1fs (%s)", chat_id, seconds, endpoint)
+                if self._on_retry_after:
+                    self._on_retry_after(chat_id if isinstance(chat_id, int) else None, seconds)
+                await asyncio.sleep(seconds + 0.1)
+        finally:
+            chat.release()
         raise AssertionError("unreachable")

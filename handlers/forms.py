@@ -8,9 +8,11 @@ registered after this one) and the person is asked to start again.
 from __future__ import annotations
 
 import logging
+import warnings
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.warnings import PTBUserWarning
 
 from bot.explain import explain_problems
 from bot.forms import (
@@ -35,6 +37,10 @@ from handlers.common import person_of, reply
 from storage.models import TaskKind
 
 log = logging.getLogger(__name__)
+
+# Conversations are tracked per person, not per message, on purpose: the question's buttons are checked
+# against the draft's current step instead. PTB warns about that combination at every start.
+warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
 
 ASKING = 0
 END = ConversationHandler.END

@@ -9,6 +9,17 @@ from storage.db import Database
 from storage.models import Event, Stage
 
 
+class EventRejected(Exception):
+    """The event names no task of ours (`unknown`) or another provider task than the task's (`mismatch`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_NO_CHECK = object()
+
+
 @dataclass(frozen=True)
 class NewEvent:
     task_id: int
@@ -25,17 +36,25 @@ class EventRepository:
     transaction makes the disk the bottleneck; instead, callers queue their event and await a future, and
     one writer commits everything queued so far in a single transaction. Nobody is acknowledged before
     the commit that holds their event.
+
+    A callback must also name a task of ours with the right provider task id. That check is made inside
+    the same transaction, one query for the whole batch, so the acknowledgement path costs one shared
+    commit and no per-callback read.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._pending: list[tuple[NewEvent, asyncio.Future[int]]] = []
+        self._pending: list[tuple[NewEvent, object, asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def add(self, event: NewEvent) -> int:
-        """Store one event durably; returns its id once committed."""
+    async def add(self, event: NewEvent, *, provider_task_id: object = _NO_CHECK) -> int:
+        """Store one event durably; returns its id once committed.
+
+        With `provider_task_id`, the event is stored only if its task exists and has no provider task id
+        yet or exactly this one; otherwise EventRejected("unknown" or "mismatch") and nothing is stored.
+        """
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, future))
+        self._pending.append((event, provider_task_id, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending(), name="event-writer")
         return await future
@@ -44,27 +63,57 @@ class EventRepository:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                ids = await self._insert(batch)
+                results = await self._insert(batch)
             except Exception as error:  # every waiter learns its event was not stored
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            for (_, future), event_id in zip(batch, ids, strict=True):
-                if not future.done():
-                    future.set_result(event_id)
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, EventRejected):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
-    async def _insert(self, batch: list[tuple[NewEvent, asyncio.Future[int]]]) -> list[int]:
-        rows = [(e.task_id, e.source, e.stage.value, e.payload, e.received_at) for e, _ in batch]
+    async def _insert(
+        self, batch: list[tuple[NewEvent, object, asyncio.Future[int]]]
+    ) -> list[int | EventRejected]:
+        results: list[int | EventRejected | None] = [None] * len(batch)
         async with self._db.transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO events (task_id, source, stage, payload, received_at) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            cursor = await conn.execute("SELECT last_insert_rowid()")
-            last = int((await cursor.fetchone())[0])
-        # The transaction held the only writer, so the batch's ids are consecutive.
-        return list(range(last - len(rows) + 1, last + 1))
+            checked = sorted({e.task_id for e, expected, _ in batch if expected is not _NO_CHECK})
+            known: dict[int, str | None] = {}
+            for start in range(0, len(checked), 500):
+                ids = checked[start : start + 500]
+                cursor = await conn.execute(
+                    f"SELECT id, provider_task_id FROM tasks WHERE id IN ({','.join('?' * len(ids))})", ids
+                )
+                known.update((int(row[0]), row[1]) for row in await cursor.fetchall())
+            rows = []
+            for index, (e, expected, _) in enumerate(batch):
+                if expected is not _NO_CHECK:
+                    if e.task_id not in known:
+                        results[index] = EventRejected("unknown")
+                        continue
+                    stored = known[e.task_id]
+                    if stored is not None and stored != expected:
+                        results[index] = EventRejected("mismatch")
+                        continue
+                rows.append((e.task_id, e.source, e.stage.value, e.payload, e.received_at))
+            if rows:
+                await conn.executemany(
+                    "INSERT INTO events (task_id, source, stage, payload, received_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+                cursor = await conn.execute("SELECT last_insert_rowid()")
+                last = int((await cursor.fetchone())[0])
+        if rows:
+            # The transaction held the only writer, so the batch's ids are consecutive.
+            ids = iter(range(last - len(rows) + 1, last + 1))
+            results = [next(ids) if r is None else r for r in results]
+        return results  # type: ignore[return-value]
 
     async def unapplied(self, *, limit: int = 500) -> list[Event]:
         rows = await self._db.fetchall(

@@ -144,7 +144,9 @@ async def test_an_existing_database_is_read_without_being_changed(
     assert settings.database_path.read_bytes() == before
 
 
-async def test_a_database_that_is_not_sqlite_fails_with_advice(make_settings: Callable[..., Settings]) -> None:
+async def test_a_database_that_is_not_sqlite_fails_with_advice(
+    make_settings: Callable[..., Settings],
+) -> None:
     settings = make_settings(webhook=False)
     settings.database_path.parent.mkdir(parents=True)
     settings.database_path.write_bytes(b"this is not a database, just some bytes" * 100)
