@@ -21,7 +21,6 @@ from bot.emulators.telegram import TelegramEmulator
 from bot.settings import Settings
 from storage.store import Storage
 
-
 # The bot and the emulator agree on a faster per-chat pace than Telegram's one second, so conversations in
 # tests take a quarter of the time; the emulator still counts every call that comes too soon.
 CHAT_INTERVAL = 0.25
