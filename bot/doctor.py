@@ -27,7 +27,7 @@ from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError, ProviderUnavailable
 from bot.settings import Settings
 from bot.sliding_window import SlidingWindowBudget
-from storage.db import _migrations
+from storage.db import latest_version
 
 OK, FAIL, NOTE, SKIP = "✓", "✗", "!", "–"
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
@@ -345,7 +345,7 @@ async def _check_storage(settings: Settings, report: _Report) -> None:
     if not await asyncio.to_thread(database.exists):
         report.line(OK, f"storage: {database} does not exist yet; the bot creates it at first start")
         return
-    latest = _migrations()[-1][0]
+    latest = latest_version()
     try:
         version = await asyncio.to_thread(_schema_version, database)
     except (sqlite3.Error, OSError) as error:

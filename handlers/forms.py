@@ -225,7 +225,7 @@ async def button_answer(update: Update, context: BotContext) -> int:
 
 async def not_text(update: Update, context: BotContext) -> int:
     texts = Texts((await person_of(update, context)).locale)
-    await reply(update, texts("generate.need_text"))
+    await reply(update, texts("form.need_text"))
     return ASKING
 
 

@@ -36,6 +36,12 @@ def _migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+def latest_version() -> int:
+    """The schema version this code writes: the number of its newest migration."""
+    migrations = _migrations()
+    return migrations[-1][0] if migrations else 0
+
+
 class Database:
     """A single connection shared by the process.
 

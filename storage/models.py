@@ -137,24 +137,6 @@ class Task(Record):
         return cls.model_validate(data)
 
 
-class Track(Record):
-    id: int
-    task_id: int
-    position: int
-    audio_id: str
-    title: str = ""
-    tags: str = ""
-    prompt: str = ""
-    model_name: str = ""
-    duration: float | None = None
-    audio_url: str | None = None
-    stream_url: str | None = None
-    image_url: str | None = None
-    telegram_file_id: str | None = None
-    telegram_message_id: int | None = None
-    sent_at: float | None = None
-
-
 class TrackData(BaseModel):
     """A track as an event reports it (before it has a row)."""
 
@@ -167,6 +149,17 @@ class TrackData(BaseModel):
     audio_url: str | None = None
     stream_url: str | None = None
     image_url: str | None = None
+
+
+class Track(Record, TrackData):
+    """A stored track, and once sent, where it went."""
+
+    id: int
+    task_id: int
+    position: int
+    telegram_file_id: str | None = None
+    telegram_message_id: int | None = None
+    sent_at: float | None = None
 
 
 class Event(Record):

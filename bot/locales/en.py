@@ -31,8 +31,7 @@ MESSAGES: dict[str, str] = {
     "commands.credits": "Provider balance (admins)",
     "commands.stats": "Usage today (admins)",
     # Generate
-    "generate.ask": "Describe the song you want in a sentence or two (up to 500 characters), or /cancel.",
-    "generate.need_text": "Please send the description as text, or /cancel.",
+    "form.need_text": "Please answer with text or one of the buttons, or /cancel.",
     "cancelled": "Cancelled. Send /generate or an audio file whenever you like.",
     "nothing_to_cancel": "There is nothing to cancel.",
     # Audio intake

@@ -126,8 +126,8 @@ class ProviderRequest(BaseModel):
             raise _too_long("prompt", SIMPLE_PROMPT_LIMIT, len(prompt))
 
 
-class GenerateRequest(ProviderRequest):
-    endpoint: ClassVar[str] = "/api/v1/generate"
+class _SongRequest(ProviderRequest):
+    """Generate and upload-cover share two modes: simple (a description) or custom (style, title, lyrics)."""
 
     custom_mode: bool
     instrumental: bool = False
@@ -137,7 +137,7 @@ class GenerateRequest(ProviderRequest):
     title: str | None = None
 
     @model_validator(mode="after")
-    def _rules(self) -> GenerateRequest:
+    def _rules(self) -> _SongRequest:
         if self.custom_mode:
             self._check_custom(
                 self.model,
@@ -151,6 +151,10 @@ class GenerateRequest(ProviderRequest):
             if self.style is not None or self.title is not None:
                 raise PydanticCustomError("simple_mode", "style and title are for custom mode only")
         return self
+
+
+class GenerateRequest(_SongRequest):
+    endpoint: ClassVar[str] = "/api/v1/generate"
 
 
 class ExtendRequest(ProviderRequest):
@@ -177,32 +181,10 @@ class ExtendRequest(ProviderRequest):
         return self
 
 
-class UploadCoverRequest(ProviderRequest):
+class UploadCoverRequest(_SongRequest):
     endpoint: ClassVar[str] = "/api/v1/generate/upload-cover"
 
     upload_url: str | None = Field(None, pattern=r"^https?://\S+$")  # set just before sending
-    custom_mode: bool
-    instrumental: bool = False
-    model: Model
-    prompt: str | None = None
-    style: str | None = None
-    title: str | None = None
-
-    @model_validator(mode="after")
-    def _rules(self) -> UploadCoverRequest:
-        if self.custom_mode:
-            self._check_custom(
-                self.model,
-                style=self.style,
-                title=self.title,
-                prompt=self.prompt,
-                instrumental=self.instrumental,
-            )
-        else:
-            self._check_simple(self.prompt)
-            if self.style is not None or self.title is not None:
-                raise PydanticCustomError("simple_mode", "style and title are for custom mode only")
-        return self
 
 
 class UploadExtendRequest(ProviderRequest):
