@@ -286,7 +286,10 @@ class TaskService:
         return event_id
 
     async def _apply_pending(self, task_id: int) -> None:
-        async with self._locks.hold(task_id):
+        # Few applies at once: under a burst the backlog waits here (at most one per task, see
+        # accept_callback) instead of queueing on the database ahead of the commits that acknowledge.
+        slots: asyncio.Semaphore = self.__dict__.setdefault("_apply_slots", asyncio.Semaphore(1))
+        async with self._locks.hold(task_id), slots:
             self.__dict__.get("_apply_queued", set()).discard(task_id)  # later callbacks queue a new apply
             task = await self._storage.tasks.require(task_id)
             if task.provider_task_id is None:
@@ -427,6 +430,12 @@ class TaskService:
         for task in await self._storage.tasks.with_undelivered_tracks():
             person = await self._storage.people.get(task.user_id)
             if person is None or not person.bot_blocked:
+                self.outbox.deliver(task.chat_id, task.id)
+
+    async def welcome_back(self, user_id: int) -> None:
+        """A person who had blocked the bot wrote again: send what they missed."""
+        for task in await self._storage.tasks.with_undelivered_tracks():
+            if task.user_id == user_id:
                 self.outbox.deliver(task.chat_id, task.id)
 
     # ---- what the chat sees ----------------------------------------------------------------------

@@ -60,6 +60,9 @@ class PeopleRepository:
     async def mark_bot_blocked(self, chat_id: int) -> None:
         await self._db.execute("UPDATE people SET bot_blocked = 1 WHERE chat_id = ?", (chat_id,))
 
+    async def mark_bot_unblocked(self, chat_id: int) -> None:
+        await self._db.execute("UPDATE people SET bot_blocked = 0 WHERE chat_id = ?", (chat_id,))
+
     async def count_seen_since(self, since: float) -> int:
         row = await self._db.fetchone("SELECT COUNT(*) FROM people WHERE last_seen_at >= ?", (since,))
         return int(row[0]) if row else 0

@@ -472,6 +472,12 @@ async def test_person_who_blocked_the_bot_is_not_retried_forever(
     await bot.services.tasks.resume()
     await bot.services.tasks.idle()
     assert len(telegram.calls("sendAudio")) == attempts
+    # Writing to the bot again unblocks it, and the tracks she missed arrive, once each.
+    await telegram.user_sends_text(ALICE, "/help")
+    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=15)
+    await bot.services.tasks.idle()
+    assert len(telegram.audios(ALICE)) == 2
+    assert all(t.sent_at is not None for t in await bot.services.storage.tasks.tracks(1))
 
 
 # ---- invalid input and the provider's synchronous errors -------------------------------------------
