@@ -66,3 +66,24 @@ async def test_allowed_users_and_admin_commands(
 
         await admin.say("/stats")
         await admin.wait_for_text("Today: 1 tasks, 1 done, 0 failed")
+
+
+async def test_out_of_credits_tells_each_person_and_alerts_admins_once(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    admin = ScriptedPerson(telegram, ADMIN)
+    people = [ScriptedPerson(telegram, 8000 + i) for i in range(3)]
+    provider.fail_next_request("generate", 429, "Insufficient credits", times=3)
+    async with start_bot(make_settings(ADMIN_USER_IDS=str(ADMIN))) as bot:
+        await admin.say("/start")
+        await admin.wait_for_text("I make music")
+        for person in people:
+            await person.say("/generate a song")
+        await telegram.wait_for(lambda: all(p.bot_said("out of credits") for p in people), timeout=20)
+        await bot.services.tasks.idle()
+    alerts = [m for m in telegram.bot_messages(ADMIN) if "out of credits" in (m.text or "")]
+    assert len(alerts) == 1
+    assert len(provider.api_requests("generate")) == 3  # 429 is never retried: each was asked once
