@@ -38,9 +38,11 @@ def progress_messages(telegram: TelegramEmulator, user: int = ALICE) -> list[Any
 async def all_callbacks_answered(provider: ProviderEmulator) -> None:
     """Wait until the last task ended and every callback it sent got an answer (or was given up)."""
     await provider.wait_for(
-        lambda: provider.last_task.terminal
-        and bool(provider.last_task.callbacks)
-        and all(c.delivered or c.abandoned for c in provider.last_task.callbacks),
+        lambda: (
+            provider.last_task.terminal
+            and bool(provider.last_task.callbacks)
+            and all(c.delivered or c.abandoned for c in provider.last_task.callbacks)
+        ),
         timeout=15,
     )
 
@@ -131,7 +133,11 @@ def complete_body(provider_task_id: str) -> dict[str, Any]:
     return {
         "code": 200,
         "msg": "All generated successfully.",
-        "data": {"callbackType": "complete", "task_id": provider_task_id, "data": [track, track | {"id": "x"}]},
+        "data": {
+            "callbackType": "complete",
+            "task_id": provider_task_id,
+            "data": [track, track | {"id": "x"}],
+        },
     }
 
 
@@ -282,7 +288,11 @@ async def test_telegram_webhook_needs_the_secret_token(
             "entities": [{"type": "bot_command", "offset": 0, "length": 9}],
         },
     }
-    for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {"X-Telegram-Bot-Api-Secret-Token": ""}):
+    for headers in (
+        {},
+        {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+        {"X-Telegram-Bot-Api-Secret-Token": ""},
+    ):
         async with http.post(f"{bot.url}/telegram", json=update, headers=headers) as response:
             assert response.status == 403
     assert telegram.webhook.secret_token == bot.services.telegram_secret  # what Telegram was told
@@ -364,7 +374,9 @@ async def test_restart_between_first_and_complete(
     assert telegram.audios(ALICE) == []
     # While the bot is down the provider finishes, and gives up calling back.
     provider.complete_now(task_id)
-    await provider.wait_for(lambda: any(c.stage == "complete" and c.abandoned for c in provider.last_task.callbacks))
+    await provider.wait_for(
+        lambda: any(c.stage == "complete" and c.abandoned for c in provider.last_task.callbacks)
+    )
     async with start_bot(settings) as second:
         await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=15)
         await assert_delivered_once(second, telegram)
@@ -492,7 +504,9 @@ async def test_too_long_description_is_explained_and_nothing_is_sent(
     (reply,) = telegram.bot_messages(ALICE)
     assert "500" in reply.text and "600" in reply.text
     assert provider.api_requests("generate") == []
-    assert provider.requests == [] or all(r.host != "api" or "generate" not in r.path for r in provider.requests)
+    assert provider.requests == [] or all(
+        r.host != "api" or "generate" not in r.path for r in provider.requests
+    )
     assert await bot.services.storage.tasks.get(1) is None
 
 

@@ -318,10 +318,10 @@ def test_upload_extend_rules() -> None:
     body = request.body(CALLBACK)
     assert body["defaultParamFlag"] is True and body["instrumental"] is True and body["continueAt"] == 10
     assert "sourceDuration" not in body
-    assert problems(
-        UploadExtendRequest, **base, default_param_flag=True, style="rock", title="More", continue_at=30,
-        source_duration=30,
-    ) == [("continueAt", "continue_at", 30)]  # fmt: skip
+    at_the_end = {"default_param_flag": True, "style": "rock", "title": "More", "continue_at": 30}
+    assert problems(UploadExtendRequest, **base, **at_the_end, source_duration=30) == [
+        ("continueAt", "continue_at", 30)
+    ]
     # Without own parameters a prompt is still sent (the guide and the schema disagree; we send both).
     assert problems(UploadExtendRequest, **base, default_param_flag=False) == [("prompt", "required", None)]
     build_request(UploadExtendRequest, **base, default_param_flag=False, prompt="keep going")

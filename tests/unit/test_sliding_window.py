@@ -12,8 +12,8 @@ from bot.sliding_window import SlidingWindowBudget
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
-    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
-                    key=lambda p: (p[0], p[1]))  # fmt: skip
+    # Ends sort before starts at the same instant: a slot freed at t may be taken again at t.
+    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
     best = current = 0
     for _, delta in points:
         current += delta

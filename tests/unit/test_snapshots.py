@@ -127,8 +127,7 @@ def test_non_http_urls_are_dropped(url: str) -> None:
 
 
 def test_error_callback() -> None:
-    body = {"code": 400, "msg": "Music generation failed", "data": {"callbackType": "error", "task_id": TASK,
-                                                                     "data": None}}  # fmt: skip
+    body = callback("error", None, code=400, msg="Music generation failed")
     snapshot = ProviderSnapshot.from_callback(body)
     assert snapshot.stage is Stage.FAILED
     assert snapshot.error_code == 400
@@ -153,8 +152,8 @@ def test_non_200_code_fails_whatever_the_callback_type() -> None:
 
 
 def test_kie_style_error_string() -> None:
-    body = {"code": 413, "msg": "failed", "data": {"callbackType": "error", "task_id": TASK, "data": None,
-                                                    "error": "uploaded audio matches existing work"}}  # fmt: skip
+    body = callback("error", None, code=413, msg="failed")
+    body["data"]["error"] = "uploaded audio matches existing work"
     snapshot = ProviderSnapshot.from_callback(body)
     assert snapshot.error_code == 413 and snapshot.error_message == "uploaded audio matches existing work"
 
@@ -212,9 +211,7 @@ def test_callback_exception_with_audio_is_complete() -> None:
 
 
 def test_callback_exception_without_audio_is_a_failure() -> None:
-    snapshot = ProviderSnapshot.from_record_info(
-        record("CALLBACK_EXCEPTION", [record_track(0, ready=False)])
-    )
+    snapshot = ProviderSnapshot.from_record_info(record("CALLBACK_EXCEPTION", [record_track(0, ready=False)]))
     assert snapshot.stage is Stage.FAILED and snapshot.error_code is not None
 
 

@@ -1,0 +1,120 @@
+"""Priorities in the pacer: intermediate edits yield to mandatory calls and can be pre-empted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any
+
+from bot.outbox import Outbox
+from bot.sliding_window import SlidingWindowBudget
+from bot.telegram_pacing import PREEMPTIBLE, ChatPacer, Pace, Preemptible
+
+
+async def test_better_priority_is_served_first() -> None:
+    budget = SlidingWindowBudget(1, 0.02)
+    await budget.acquire()
+    order: list[str] = []
+
+    async def take(name: str, priority: int) -> None:
+        await budget.acquire(priority=priority)
+        order.append(name)
+        budget.release()
+
+    waiters = [asyncio.create_task(take("low", 2)), asyncio.create_task(take("normal", 1))]
+    await asyncio.sleep(0)
+    budget.release()
+    await asyncio.wait_for(asyncio.gather(*waiters), 1)
+    assert order == ["normal", "low"]
+
+
+async def test_low_priority_leaves_the_reserve_free() -> None:
+    budget = SlidingWindowBudget(3, 10.0)
+    await budget.acquire(priority=2, reserve=1)
+    await budget.acquire(priority=2, reserve=1)  # 1 free left: the reserve
+    low = asyncio.create_task(budget.acquire(priority=2, reserve=1))
+    await asyncio.sleep(0.01)
+    assert not low.done()
+    await asyncio.wait_for(budget.acquire(priority=1), 0.5)  # a normal call still gets the reserved slot
+    low.cancel()
+    await asyncio.gather(low, return_exceptions=True)
+    assert budget.waiting == 0
+
+
+async def test_a_waiting_low_call_is_marked_preemptible_and_cancels_cleanly() -> None:
+    pacer = ChatPacer(per_chat_interval=10.0)
+    calls: list[str] = []
+
+    async def callback(name: str) -> dict[str, Any]:
+        calls.append(name)
+        return {"ok": True}
+
+    await pacer.process_request(callback, ("first",), {}, "sendMessage", {"chat_id": 1}, None)
+    flag = Preemptible()
+    context = contextvars.copy_context()
+    context.run(PREEMPTIBLE.set, flag)
+    edit = asyncio.create_task(
+        pacer.process_request(callback, ("edit",), {}, "editMessageText", {"chat_id": 1}, Pace.low()),
+        context=context,
+    )
+    await asyncio.sleep(0.01)
+    assert flag.waiting  # waits for the chat's second, nothing sent yet
+    edit.cancel()
+    await asyncio.gather(edit, return_exceptions=True)
+    assert calls == ["first"] and not flag.waiting
+
+
+async def test_uploads_overtake_queued_text_calls() -> None:
+    pacer = ChatPacer(global_per_second=1, per_chat_interval=0.001)
+    order: list[str] = []
+
+    async def callback(name: str) -> dict[str, Any]:
+        order.append(name)
+        return {"ok": True}
+
+    await pacer.process_request(callback, ("x",), {}, "sendMessage", {"chat_id": 9}, None)
+    text = asyncio.create_task(
+        pacer.process_request(callback, ("text",), {}, "sendMessage", {"chat_id": 1}, None)
+    )
+    await asyncio.sleep(0)
+    audio = asyncio.create_task(
+        pacer.process_request(callback, ("audio",), {}, "sendAudio", {"chat_id": 2}, None)
+    )
+    await asyncio.wait_for(asyncio.gather(text, audio), 3)
+    assert order == ["x", "audio", "text"]
+
+
+async def test_outbox_preempts_a_waiting_edit_and_shows_the_newest_state_after_deliveries() -> None:
+    pacer = ChatPacer(per_chat_interval=0.3)
+    state = {"stage": "text"}
+    seen: list[str] = []
+
+    async def call(name: str) -> dict[str, Any]:
+        seen.append(name)
+        return {"ok": True}
+
+    async def show_progress(task_id: int) -> None:
+        stage = state["stage"]
+        pace = Pace.low() if stage != "complete" else None
+        await pacer.process_request(call, (f"edit:{stage}",), {}, "editMessageText", {"chat_id": 5}, pace)
+
+    delivered = []
+
+    async def deliver_next(task_id: int) -> bool:
+        await pacer.process_request(call, ("audio",), {}, "sendAudio", {"chat_id": 5}, None)
+        delivered.append(task_id)
+        return False
+
+    async def chat_gone(chat_id: int, error: BaseException) -> bool:
+        return False
+
+    outbox = Outbox(show_progress=show_progress, deliver_next=deliver_next, chat_gone=chat_gone)
+    await pacer.process_request(call, ("message",), {}, "sendMessage", {"chat_id": 5}, None)
+    outbox.progress(5, 1)  # an intermediate edit: waits for the chat's slot, low priority
+    await asyncio.sleep(0.05)
+    state["stage"] = "complete"
+    outbox.progress(5, 1)  # newer state: the waiting edit is overtaken
+    outbox.deliver(5, 1)
+    await asyncio.wait_for(outbox.wait_idle(), 3)
+    assert seen == ["message", "edit:complete", "audio"]
+    assert delivered == [1]
