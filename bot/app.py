@@ -40,7 +40,7 @@ def build_telegram(settings: Settings, pacer: ChatPacer) -> Application:  # type
     api = settings.telegram_api_url
     builder = (
         Application.builder()
-        .token(settings.telegram_bot_token)
+        .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .rate_limiter(pacer)
@@ -100,9 +100,8 @@ def build_app(settings: Settings) -> web.Application:
         await storage.close()
 
     async def services_context(app: web.Application) -> AsyncIterator[None]:
-        secret = settings.webhook_secret or await storage.kv.get_or_create(
-            "webhook_secret", secrets.token_urlsafe(32)
-        )
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        secret = secret or await storage.kv.get_or_create("webhook_secret", secrets.token_urlsafe(32))
         signer = Signer(secret)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         budget = SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window)
@@ -110,14 +109,14 @@ def build_app(settings: Settings) -> web.Application:
             session,
             base_url=settings.suno_api_url,
             upload_url=settings.suno_upload_url,
-            api_key=settings.suno_api_key,
+            api_key=settings.suno_api_key.get_secret_value(),
             budget=budget,
             metrics=metrics,
         )
         pacer = ChatPacer(
             per_chat_interval=settings.telegram_chat_interval,
             global_per_second=settings.telegram_global_rate,
-            on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc()
+            on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc(),
         )
         application = build_telegram(settings, pacer)
         delivery = TrackDelivery(application.bot, provider, settings.data_dir / "tmp", metrics=metrics)

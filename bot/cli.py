@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(
         settings.log_level,
         settings.log_format,
-        secrets=[settings.telegram_bot_token, settings.suno_api_key, settings.webhook_secret or ""],
+        secrets=settings.secrets,
     )
     try:
         asyncio.run(serve(settings))

@@ -57,12 +57,12 @@ class _Report:
 
 
 def _report_for(settings: Settings, out: Callable[[str], object]) -> _Report:
-    token = settings.telegram_bot_token
+    token = settings.telegram_bot_token.get_secret_value()
     pairs = [
         (token, mask_token(token)),
         (token.partition(":")[2], "***"),
-        (settings.suno_api_key, "***"),
-        (settings.webhook_secret or "", "***"),
+        (settings.suno_api_key.get_secret_value(), "***"),
+        (settings.webhook_secret.get_secret_value() if settings.webhook_secret else "", "***"),
     ]
     # Longest first so the whole token is masked before its secret part is; tiny strings would mangle text.
     pairs = sorted((p for p in pairs if len(p[0]) >= 4), key=lambda p: len(p[0]), reverse=True)
@@ -92,6 +92,7 @@ async def run_doctor(settings: Settings, *, out: Callable[[str], object] = print
 
 
 async def _check_configuration(settings: Settings, report: _Report) -> None:
+    token = settings.telegram_bot_token.get_secret_value()
     if settings.webhook_mode:
         mode = f"webhook mode (PUBLIC_URL={settings.public_url})"
     else:
@@ -102,7 +103,8 @@ async def _check_configuration(settings: Settings, report: _Report) -> None:
         else "everyone may use the bot (ALLOWED_USER_IDS is empty)"
     )
     report.line(
-        OK, f"configuration loaded: {mode}; bot token {mask_token(settings.telegram_bot_token)}; {people}"
+        OK,
+        f"configuration loaded: {mode}; bot token {mask_token(token)}; {people}",
     )
     if not settings.admin_user_ids:
         report.line(
@@ -135,7 +137,7 @@ def _telegram_bot(settings: Settings) -> Bot:
     api = settings.telegram_api_url
     # Short timeouts: the doctor should answer in seconds, not wait out a dead network.
     return Bot(
-        settings.telegram_bot_token,
+        settings.telegram_bot_token.get_secret_value(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
         request=HTTPXRequest(connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5),
@@ -184,7 +186,7 @@ async def _check_provider(settings: Settings, report: _Report) -> None:
             session,
             base_url=settings.suno_api_url,
             upload_url=settings.suno_upload_url,
-            api_key=settings.suno_api_key,
+            api_key=settings.suno_api_key.get_secret_value(),
             budget=SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window),
             # One try: retrying with backoff would keep the operator waiting for the same answer.
             retries=0,

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MODELS = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5")
@@ -35,9 +35,10 @@ def _id_list(value: object) -> list[int]:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    telegram_bot_token: str = Field(alias="TELEGRAM_BOT_TOKEN")
+    # Secrets are SecretStr so that printing or logging the settings never shows them.
+    telegram_bot_token: SecretStr = Field(alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
-    suno_api_key: str = Field(alias="SUNO_API_KEY", min_length=1)
+    suno_api_key: SecretStr = Field(alias="SUNO_API_KEY")
     suno_api_url: str = Field("https://api.sunoapi.org", alias="SUNO_API_URL")
     suno_upload_url: str = Field("https://sunoapiorg.redpandaai.co", alias="SUNO_UPLOAD_URL")
     suno_model: Literal["V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5"] = Field("V4_5", alias="SUNO_MODEL")
@@ -47,7 +48,7 @@ class Settings(BaseSettings):
     port: int = Field(8080, alias="PORT", ge=0, le=65535)
     database_path: Path = Field(Path("data/bot.sqlite3"), alias="DATABASE_PATH")
     data_dir: Path = Field(Path("data"), alias="DATA_DIR")
-    webhook_secret: str | None = Field(None, alias="WEBHOOK_SECRET")
+    webhook_secret: SecretStr | None = Field(None, alias="WEBHOOK_SECRET")
     allowed_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="ALLOWED_USER_IDS")
     admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="ADMIN_USER_IDS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="LOG_LEVEL")
@@ -64,13 +65,21 @@ class Settings(BaseSettings):
     upload_retention_hours: float = Field(24.0, alias="UPLOAD_RETENTION_HOURS", gt=0)
     event_retention_days: float = Field(30.0, alias="EVENT_RETENTION_DAYS", gt=0)
 
-    @field_validator("telegram_bot_token")
+    @field_validator("telegram_bot_token", mode="before")
     @classmethod
-    def _token_shape(cls, value: str) -> str:
-        value = value.strip()
-        if not _TOKEN_RE.match(value):
+    def _token_shape(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not _TOKEN_RE.match(text.strip()):
             raise ValueError("expected the form 123456789:ABC... given by @BotFather")
-        return value
+        return text.strip()
+
+    @field_validator("suno_api_key", mode="before")
+    @classmethod
+    def _key_present(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not text.strip():
+            raise ValueError("it is empty: copy the key from https://sunoapi.org/api-key")
+        return text.strip()
 
     @field_validator("telegram_api_url", "suno_api_url", "suno_upload_url")
     @classmethod
@@ -90,11 +99,14 @@ class Settings(BaseSettings):
             raise ValueError("expected a URL such as https://bot.example.com")
         return value
 
-    @field_validator("webhook_secret")
+    @field_validator("webhook_secret", mode="before")
     @classmethod
-    def _secret(cls, value: str | None) -> str | None:
+    def _secret(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is None or value == "":
             return None
+        value = str(value)
         # Telegram accepts 1-256 characters of A-Z a-z 0-9 _ - as a secret token.
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
             raise ValueError("expected 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
@@ -107,6 +119,12 @@ class Settings(BaseSettings):
             return _id_list(value)
         except ValueError:
             raise ValueError("expected comma-separated numeric Telegram user ids") from None
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value, for log redaction."""
+        values = [self.telegram_bot_token, self.suno_api_key, self.webhook_secret]
+        return [v.get_secret_value() for v in values if v is not None]
 
     @property
     def webhook_mode(self) -> bool:

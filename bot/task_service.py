@@ -110,6 +110,10 @@ class TaskService:
             settings.max_active_tasks_per_user, settings.max_tasks_per_day, frozenset(settings.admin_user_ids)
         )
         self._waiting_for_budget: dict[int, int] = {}  # task id -> chat id, while its submission waits
+        self._apply_queued: set[int] = set()  # tasks with an apply already spawned
+        # One apply at a time: under a burst the backlog waits here instead of queueing on the database
+        # ahead of the commits that acknowledge callbacks.
+        self._apply_slots = asyncio.Semaphore(1)
         self._credits_alert_sent = False
         self.outbox = Outbox(
             show_progress=self._show_progress, deliver_next=self._deliver_next, chat_gone=self._chat_gone
@@ -217,7 +221,7 @@ class TaskService:
                     request = request.model_copy(update={"upload_url": await self._upload_url(task)})
                 await self._storage.tasks.mark_submit_started(task_id, now=self._now())
                 provider_task_id = await self._provider.submit(
-                    request, callback_url=self.callback_url(task_id)
+                    request, callback_url=self.callback_url(task_id), ticket=("submit", task_id)
                 )
             except ProviderError as error:
                 await self._fail(task, error)
@@ -279,18 +283,16 @@ class TaskService:
             raise CallbackRejected(403, "callback for another task") from None
         self._metrics.callbacks.labels(result="stored").inc()
         # One queued apply per task is enough: it reads every event committed before it starts.
-        queued: set[int] = self.__dict__.setdefault("_apply_queued", set())
-        if task_id not in queued:
-            queued.add(task_id)
+        if task_id not in self._apply_queued:
+            self._apply_queued.add(task_id)
             self._spawn(self._apply_pending(task_id), f"apply-{task_id}")
         return event_id
 
     async def _apply_pending(self, task_id: int) -> None:
         # Few applies at once: under a burst the backlog waits here (at most one per task, see
         # accept_callback) instead of queueing on the database ahead of the commits that acknowledge.
-        slots: asyncio.Semaphore = self.__dict__.setdefault("_apply_slots", asyncio.Semaphore(1))
-        async with self._locks.hold(task_id), slots:
-            self.__dict__.get("_apply_queued", set()).discard(task_id)  # later callbacks queue a new apply
+        async with self._locks.hold(task_id), self._apply_slots:
+            self._apply_queued.discard(task_id)  # later callbacks queue a new apply
             task = await self._storage.tasks.require(task_id)
             if task.provider_task_id is None:
                 return  # _submit applies them once it knows the provider's id

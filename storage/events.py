@@ -86,10 +86,10 @@ class EventRepository:
             known: dict[int, str | None] = {}
             for start in range(0, len(checked), 500):
                 ids = checked[start : start + 500]
-                cursor = await conn.execute(
+                found = await conn.execute_fetchall(
                     f"SELECT id, provider_task_id FROM tasks WHERE id IN ({','.join('?' * len(ids))})", ids
                 )
-                known.update((int(row[0]), row[1]) for row in await cursor.fetchall())
+                known.update((int(row[0]), row[1]) for row in found)
             rows = []
             for index, (e, expected, _) in enumerate(batch):
                 if expected is not _NO_CHECK:
@@ -107,8 +107,7 @@ class EventRepository:
                     "VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
-                cursor = await conn.execute("SELECT last_insert_rowid()")
-                last = int((await cursor.fetchone())[0])
+                last = int(next(iter(await conn.execute_fetchall("SELECT last_insert_rowid()")))[0])
         if rows:
             # The transaction held the only writer, so the batch's ids are consecutive.
             ids = iter(range(last - len(rows) + 1, last + 1))

@@ -87,3 +87,23 @@ async def test_out_of_credits_tells_each_person_and_alerts_admins_once(
     alerts = [m for m in telegram.bot_messages(ADMIN) if "out of credits" in (m.text or "")]
     assert len(alerts) == 1
     assert len(provider.api_requests("generate")) == 3  # 429 is never retried: each was asked once
+
+
+async def test_waiting_people_see_their_place_in_the_provider_queue(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    # One request per 3 s: the second and third submissions wait their turn.
+    settings = make_settings(SUNO_REQUESTS_PER_WINDOW=1, SUNO_REQUEST_WINDOW=3)
+    people = [ScriptedPerson(telegram, 8100 + i) for i in range(3)]
+    async with start_bot(settings) as bot:
+        for person in people:
+            await person.say(f"/generate song for {person.user_id}")
+            await person.wait_for_text("Song from a description")
+        last = people[-1]
+        await telegram.wait_for(lambda: last.bot_said("in the queue"), timeout=10)
+        assert bot.services.tasks.queue_position(3) in (1, 2)
+        await telegram.wait_for(lambda: len(provider.api_requests("generate")) == 3, timeout=20)
+        assert provider.violations == []

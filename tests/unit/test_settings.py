@@ -140,7 +140,8 @@ def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUNO_MODEL", "V5")
     monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:8081/")
     settings = load()
-    assert settings.telegram_bot_token == TOKEN
+    assert settings.telegram_bot_token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings)  # secrets never show when settings are printed
     assert settings.allowed_user_ids == [1, 2, 3]
     assert settings.admin_user_ids == [42]
     assert settings.public_url == "https://bot.example.com"
@@ -159,11 +160,11 @@ def test_dotenv_is_read_when_asked(tmp_path: Path) -> None:
     env_file = tmp_path / "test.env"
     env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nSUNO_API_KEY=from-file\nPORT=9000\n", encoding="utf-8")
     settings = load_settings(_env_file=env_file)
-    assert settings.suno_api_key == "from-file" and settings.port == 9000
+    assert settings.suno_api_key.get_secret_value() == "from-file" and settings.port == 9000
 
 
 def test_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env_file = tmp_path / "test.env"
     env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nSUNO_API_KEY=from-file\n", encoding="utf-8")
     monkeypatch.setenv("SUNO_API_KEY", "from-env")
-    assert load_settings(_env_file=env_file).suno_api_key == "from-env"
+    assert load_settings(_env_file=env_file).suno_api_key.get_secret_value() == "from-env"

@@ -1,0 +1,160 @@
+"""Burst: many people start a task within one second; the bot runs at the limits without crossing them.
+
+    python -m bench.burst [--people 200] [--budget 100 --budget-window 5]
+
+The emulators (in a child process) are fast and count every limit violation. Printed side by side: the
+total time from the first person's message to the last track, against the minimum the limits allow:
+
+    minimum = max(provider bound, Telegram global bound, per-chat bound)
+    provider bound = floor((N-1)/B)*W + d_complete + 2*I
+        the last of N submissions cannot start before floor((N-1)/B) full windows of B requests per W
+        seconds; its task then needs the provider's own stage delay d_complete, and after that its chat
+        needs 3 more calls (final edit, 2 audio) at least I = 1 s apart
+    Telegram global bound = floor((4N-1)/G)
+        every person needs at least 4 chat calls (progress message, final edit, 2 audio): 4N calls at no
+        more than G = 30 in any one second
+    per-chat bound = spread + d_complete + 3*I
+        the last person starts at `spread`; their 4 calls are at least I apart and the last 3 follow the
+        provider's completion
+
+plus CPU seconds per task and the peak memory of the bot's process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import (
+    EmulatorProcess,
+    bot_against,
+    peak_rss_mb,
+    publish,
+    quiet_logs,
+    reset_peak_rss,
+    rss_mb,
+    table,
+)
+
+GLOBAL_PER_SECOND = 30
+PER_CHAT_INTERVAL = 1.0
+MANDATORY_CALLS = 4
+
+
+def minimum_time(
+    people: int, budget: int, window: float, d_complete: float, spread: float
+) -> dict[str, float]:
+    provider = math.floor((people - 1) / budget) * window + d_complete + 2 * PER_CHAT_INTERVAL
+    telegram = math.floor((MANDATORY_CALLS * people - 1) / GLOBAL_PER_SECOND)
+    per_chat = spread + d_complete + 3 * PER_CHAT_INTERVAL
+    return {"provider": provider, "telegram": float(telegram), "per_chat": per_chat}
+
+
+async def run(args: argparse.Namespace) -> int:
+    quiet_logs()
+    delays = tuple(float(x) for x in args.stage_delays.split(","))
+    first_user = 10_000
+    with tempfile.TemporaryDirectory(prefix="bench-burst-") as scratch:
+        async with (
+            EmulatorProcess(
+                budget=args.budget, budget_window=args.budget_window, stage_delays=delays, track_seconds=2.0
+            ) as emulators,
+            bot_against(
+                emulators,
+                Path(scratch),
+                SUNO_REQUESTS_PER_WINDOW=args.budget,
+                SUNO_REQUEST_WINDOW=args.budget_window,
+            ) as bot,
+        ):
+            await asyncio.sleep(0.5)  # start-up calls (commands, webhook) out of the way
+            rss_before = rss_mb()
+            reset_peak_rss()
+            cpu_before = time.process_time()
+            started = await emulators.post(
+                "/people",
+                {
+                    "first_user": first_user,
+                    "count": args.people,
+                    "spread": args.spread,
+                    "text": "/generate a bench song #{user}",
+                },
+            )
+            expected = 2 * args.people
+            try:
+                stats = await emulators.wait_until(
+                    "/stats",
+                    lambda s: s["audio"]["received"] >= expected and s["provider"]["tasks"] >= args.people,
+                    within=args.timeout,
+                )
+            except TimeoutError as error:
+                print(f"burst did not finish: {error}")
+                return 1
+            await asyncio.wait_for(bot.services.tasks.idle(), 30)
+            cpu = time.process_time() - cpu_before
+            peak = peak_rss_mb()
+            await asyncio.sleep(1.0)  # anything sent late would still be counted
+            stats = await emulators.get("/stats")
+    total = stats["audio"]["last_at"] - started["first_at"]
+    bounds = minimum_time(args.people, args.budget, args.budget_window, delays[2], args.spread)
+    minimum = max(bounds.values())
+    binding = max(bounds, key=lambda k: bounds[k])
+    tg, pv, audio = stats["telegram"], stats["provider"], stats["audio"]
+    violations = tg["violations_per_chat"] + tg["violations_global"] + pv["violations"]
+    ok = violations == 0 and audio["lost"] == 0 and audio["duplicated"] == 0 and total <= minimum * 1.10
+    rows = [
+        ("people (tasks) started within", f"{args.people} in {args.spread:g} s", "each /generate, 2 tracks"),
+        ("provider budget", f"{args.budget} per {args.budget_window:g} s", "bot and emulator alike"),
+        ("tracks delivered / expected", f"{audio['received']} / {audio['expected']}", ""),
+        ("tracks lost / duplicated", f"{audio['lost']} / {audio['duplicated']}", "must be 0 / 0"),
+        (
+            "limit violations (Telegram per-chat / global / provider)",
+            f"{tg['violations_per_chat']} / {tg['violations_global']} / {pv['violations']}",
+            "counted by the emulators; must be 0",
+        ),
+        ("busiest second at Telegram", f"{tg['max_in_any_second']} calls", f"limit {GLOBAL_PER_SECOND}"),
+        (
+            "chat calls made (mandatory minimum)",
+            f"{tg['chat_calls']} ({MANDATORY_CALLS * args.people})",
+            "extra ones are intermediate progress edits",
+        ),
+        ("total time, first message to last track", f"{total:.2f} s", ""),
+        (
+            "minimum the limits allow",
+            f"{minimum:.2f} s",
+            f"provider {bounds['provider']:.1f} s, Telegram global {bounds['telegram']:.1f} s, "
+            f"per chat {bounds['per_chat']:.1f} s; binding: {binding}",
+        ),
+        ("**total / minimum**", f"**{total / minimum:.3f}**", "done means <= 1.10"),
+        ("bot CPU seconds per task", f"{cpu / args.people * 1000:.1f} ms", f"{cpu:.2f} s in all"),
+        ("bot peak RSS (before the burst)", f"{peak:.0f} MB ({rss_before:.0f} MB)", "emulators not counted"),
+    ]
+    notes = [
+        "minimum = max(provider: floor((N-1)/B)*W + d_complete + 2 s; Telegram: floor(4N/30) s for the 4 "
+        "mandatory calls per person; per chat: spread + d_complete + 3 s).",
+        f"provider stage delays {args.stage_delays} s; result: {'PASS' if ok else 'FAIL'}.",
+    ]
+    publish("burst", table("Burst", rows, notes), None if args.no_write else Path(args.results))
+    return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--spread", type=float, default=1.0, help="seconds over which people start")
+    parser.add_argument("--budget", type=int, default=100, help="provider requests per window")
+    parser.add_argument("--budget-window", type=float, default=5.0)
+    parser.add_argument("--stage-delays", default="0.2,0.4,0.6")
+    parser.add_argument("--timeout", type=float, default=110.0)
+    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    raise SystemExit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

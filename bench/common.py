@@ -1,0 +1,220 @@
+"""What every benchmark shares: the emulators in a child process, the bot in this one, and the figures.
+
+Only the bot runs in the benchmark's own process (load generators and emulators run in child processes),
+so `time.process_time()` and the peak resident set size (VmHWM) measured here are the bot's own cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---- process measurements ----------------------------------------------------------------------------
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rss_mb() -> float:
+    value = _status_kb("VmRSS")
+    return (value or 0) / 1024
+
+
+def peak_rss_mb() -> float:
+    value = _status_kb("VmHWM")
+    if value is None:  # not Linux: ru_maxrss is in kB on Linux, bytes on macOS
+        import resource
+
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return value / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak from the current RSS (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def quiet_logs() -> None:
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("bot", "handlers", "storage", "telegram", "httpx", "aiohttp", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+# ---- the figure table --------------------------------------------------------------------------------
+
+
+Row = tuple[str, str, str]
+
+
+def machine_line() -> str:
+    return (
+        f"{cores()} cores (nproc), {platform.machine()}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def table(title: str, rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
+    lines = [
+        f"### {title}",
+        "",
+        f"Machine: {machine_line()}.",
+        "",
+        "| figure | value | note |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    if notes:
+        lines.append("")
+        lines += [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def publish(name: str, text: str, results: Path | None = RESULTS) -> None:
+    """Print the table and replace this benchmark's section of bench/RESULTS.md."""
+    print()
+    print(text)
+    if results is None:
+        return
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    current = results.read_text(encoding="utf-8") if results.exists() else _RESULTS_HEADER
+    section = f"{begin}\n{text}{end}"
+    if begin in current and end in current:
+        head, _, rest = current.partition(begin)
+        _, _, tail = rest.partition(end)
+        current = head + section + tail
+    else:
+        current = current.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(current, encoding="utf-8")
+
+
+_RESULTS_HEADER = """# Benchmark results
+
+Written by `make bench` (each `python -m bench.<name>` replaces its own section). Every figure of a table
+comes from one run, measured side by side; ratios matter more than absolute times.
+"""
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+# ---- the emulators in a child process ------------------------------------------------------------------
+
+
+class EmulatorProcess:
+    """`python -m bench.emulator_process` as a child; talks to its control API over loopback."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config = config
+        self.process: asyncio.subprocess.Process | None = None
+        self.telegram_url = self.provider_url = self.control_url = ""
+        self._http: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> EmulatorProcess:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.emulator_process",
+            json.dumps(self.config),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=_ROOT,
+        )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 60)
+        if not line:
+            raise RuntimeError("the emulator process exited before it started")
+        urls = json.loads(line)
+        self.telegram_url, self.provider_url = urls["telegram"], urls["provider"]
+        self.control_url = urls["control"]
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._http is not None:
+                with suppress(aiohttp.ClientError, TimeoutError):
+                    await self.post("/stop", {})
+                await self._http.close()
+        finally:
+            if self.process is not None:
+                try:
+                    await asyncio.wait_for(self.process.wait(), 15)
+                except TimeoutError:
+                    self.process.kill()  # our own child, by its handle
+                    await self.process.wait()
+
+    async def get(self, path: str, **params: str) -> Any:
+        assert self._http is not None
+        async with self._http.get(self.control_url + path, params=params) as response:
+            response.raise_for_status()
+            return await response.json()
+
+    async def post(self, path: str, body: Any) -> Any:
+        assert self._http is not None
+        async with self._http.post(self.control_url + path, json=body) as response:
+            response.raise_for_status()
+            return await response.json()
+
+    async def wait_until(
+        self, path: str, predicate: Callable[[Any], bool], *, within: float, every: float = 0.25
+    ) -> Any:
+        deadline = time.monotonic() + within
+        while True:
+            value = await self.get(path)
+            if predicate(value):
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path}: condition not met within {within:g}s; last: {value!r:.600}")
+            await asyncio.sleep(every)
+
+
+@asynccontextmanager
+async def bot_against(emulators: EmulatorProcess, data_dir: Path, **overrides: Any) -> AsyncIterator[Any]:
+    """The real bot (web server, PTB, storage) in this process, pointed at the emulators."""
+    from bot.emulators.harness import emulator_settings, running_bot
+
+    overrides.setdefault("SUNO_POLL_INTERVAL", 3600)
+    settings = emulator_settings(
+        data_dir, telegram_url=emulators.telegram_url, provider_url=emulators.provider_url, **overrides
+    )
+    async with running_bot(settings) as running:
+        yield running

@@ -1,0 +1,229 @@
+"""Callback intake: provider callbacks over loopback against the real server with real storage.
+
+    python -m bench.intake [--tasks 200 --callbacks 4000 --concurrency 64 --rate 500 --seconds 4]
+
+Side by side in one run, with the same load generator (a child process):
+- a bare aiohttp handler that reads the body and answers 200 (the ceiling), on the same loop as the bot;
+- the bot's own POST /callbacks/{token}: signature check, parsing, the task check, the event committed to
+  SQLite (WAL) before the 200, and the stage applied in the background (progress edits go on to the
+  Telegram emulator).
+Two loads: closed loop (C concurrent senders, as fast as answers come: throughput and latency) and open
+loop (a fixed rate, default 500/s: p99 latency at that rate). Callbacks cycle over `--tasks` real tasks
+submitted through the emulated provider: the first round is `text`, the second `first`, later ones are
+repeats, as a provider's retries would be. Every 200 must correspond to a committed event row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bench.common import EmulatorProcess, bot_against, fmt_ms, percentile, publish, quiet_logs, table
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _bare(request: web.Request) -> web.Response:
+    await request.read()
+    return web.json_response({"ok": True})
+
+
+async def load(spec: dict[str, Any]) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.load_client",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=_ROOT,
+    )
+    out, _ = await process.communicate(json.dumps(spec).encode())
+    if process.returncode != 0:
+        raise RuntimeError("the load client failed")
+    result = json.loads(out)
+    result["ok"] = result["statuses"].get("200", 0)
+    return result
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    statuses: dict[str, int] = {}
+    for result in results:
+        for key, value in result["statuses"].items():
+            statuses[key] = statuses.get(key, 0) + value
+    return {
+        "latencies": [x for result in results for x in result["latencies"]],
+        "statuses": statuses,
+        "ok": sum(r["ok"] for r in results),
+        "warm_ok": sum(r["warm_ok"] for r in results),
+        "elapsed": sum(r["elapsed"] for r in results),
+    }
+
+
+def summary(result: dict[str, Any]) -> dict[str, float]:
+    lat = result["latencies"]
+    return {
+        "rate": result["ok"] / result["elapsed"],
+        "p50": percentile(lat, 0.50),
+        "p99": percentile(lat, 0.99),
+    }
+
+
+async def run(args: argparse.Namespace) -> int:
+    quiet_logs()
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as scratch:
+        async with (
+            EmulatorProcess(budget=1000, budget_window=1.0, stage_delays=(1e6, 1e6, 1e6)) as emulators,
+            bot_against(
+                emulators, Path(scratch), SUNO_REQUESTS_PER_WINDOW=1000, SUNO_REQUEST_WINDOW=1.0
+            ) as bot,
+        ):
+            services = bot.services
+            db = services.storage.db
+            await emulators.post(
+                "/people",
+                {
+                    "first_user": 20_000,
+                    "count": args.tasks,
+                    "spread": 1.0,
+                    "text": "/generate intake #{user}",
+                },
+            )
+            deadline = time.monotonic() + 60
+            while True:
+                row = await db.fetchone("SELECT COUNT(*) FROM tasks WHERE provider_task_id IS NOT NULL")
+                if row and row[0] >= args.tasks:
+                    break
+                if time.monotonic() > deadline:
+                    print("tasks were not submitted in time")
+                    return 1
+                await asyncio.sleep(0.2)
+            await asyncio.wait_for(services.tasks.idle(), 60)  # progress messages out of the way
+            rows = await db.fetchall("SELECT id, provider_task_id FROM tasks ORDER BY id")
+            targets_text, targets_first = [], []
+            for task_id, provider_task_id in rows:
+                url = f"{bot.url}/callbacks/{services.signer.callback_token(task_id)}"
+                text = {
+                    "code": 200,
+                    "msg": "Text generation completed.",
+                    "data": {"callbackType": "text", "task_id": provider_task_id, "data": []},
+                }
+                first = await emulators.get("/payload", task=provider_task_id, stage="first")
+                targets_text.append([url, json.dumps(text)])
+                targets_first.append([url, json.dumps(first)])
+            targets = targets_text + targets_first
+
+            bare_app = web.Application()
+            bare_app.router.add_post("/callbacks/{token}", _bare)
+            runner = web.AppRunner(bare_app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            bare_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            bare_targets = [[bare_url + url[len(bot.url) :], body] for url, body in targets]
+
+            async def settle() -> None:
+                await asyncio.wait_for(services.tasks.idle(), 120)
+
+            events_before = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
+            closed = {"mode": "closed", "concurrency": args.concurrency, "count": args.callbacks}
+            # Alternate rounds so both sides see the same background noise of the machine.
+            rounds = 3
+            closed["count"] = args.callbacks // rounds
+            bare_rounds, real_rounds = [], []
+            profiler = None
+            if os.environ.get("BENCH_PROFILE"):
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            for _ in range(rounds):
+                bare_rounds.append(await load({**closed, "targets": bare_targets}))
+                real_rounds.append(await load({**closed, "targets": targets}))
+            bare_closed, real_closed = merge(bare_rounds), merge(real_rounds)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(os.environ["BENCH_PROFILE"])
+            applied_at = time.monotonic()
+            await settle()
+            drain = time.monotonic() - applied_at
+            count = int(args.rate * args.seconds)
+            opened = {"mode": "open", "rate": args.rate, "count": count}
+            bare_open = await load({**opened, "targets": bare_targets})
+            real_open = await load({**opened, "targets": targets})
+            await settle()
+            events_after = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
+            unapplied = (await db.fetchone("SELECT COUNT(*) FROM events WHERE applied_at IS NULL"))[0]
+            await runner.cleanup()
+            stats = await emulators.get("/stats")
+
+    acknowledged = sum(r["ok"] + r["warm_ok"] for r in (real_closed, real_open))
+    stored = events_after - events_before
+    b, r = summary(bare_closed), summary(real_closed)
+    bo, ro = summary(bare_open), summary(real_open)
+    throughput_ratio = r["rate"] / b["rate"]
+    p99_ratio = ro["p99"] / bo["p99"]
+    ok = throughput_ratio >= 0.60 and p99_ratio <= 3.0 and stored == acknowledged
+    errors = {k: v for res in (real_closed, real_open) for k, v in res["statuses"].items() if k != "200"}
+    rows = [
+        (
+            f"closed loop, {args.concurrency} senders, {args.callbacks} callbacks: acknowledged/s",
+            f"bare {b['rate']:.0f}/s, bot {r['rate']:.0f}/s",
+            f"**ratio {throughput_ratio:.2f}** (done means >= 0.60)",
+        ),
+        (
+            "closed loop: ack latency p50 / p99",
+            f"bare {fmt_ms(b['p50'])} / {fmt_ms(b['p99'])}; bot {fmt_ms(r['p50'])} / {fmt_ms(r['p99'])}",
+            "",
+        ),
+        (
+            f"open loop at {args.rate:g}/s for {args.seconds:g} s: ack latency p50 / p99",
+            f"bare {fmt_ms(bo['p50'])} / {fmt_ms(bo['p99'])}; bot {fmt_ms(ro['p50'])} / {fmt_ms(ro['p99'])}",
+            f"**p99 ratio {p99_ratio:.2f}** (done means <= 3)",
+        ),
+        ("open loop: achieved rate", f"bare {bo['rate']:.0f}/s, bot {ro['rate']:.0f}/s", ""),
+        (
+            "callbacks acknowledged / event rows committed",
+            f"{acknowledged} / {stored}",
+            "every 200 is a committed row" + (f"; non-200: {errors}" if errors else ""),
+        ),
+        ("background apply drained after the closed loop", f"{drain:.2f} s", f"{unapplied} left unapplied"),
+        (
+            "Telegram limit violations (per chat / global)",
+            f"{stats['telegram']['violations_per_chat']} / {stats['telegram']['violations_global']}",
+            "progress edits caused by the callbacks",
+        ),
+    ]
+    notes = [
+        f"{args.tasks} tasks; the load generator and the emulators run in child processes; the bare "
+        "handler runs in the bot's process and event loop.",
+        f"result: {'PASS' if ok else 'FAIL'}.",
+    ]
+    publish("intake", table("Callback intake", rows, notes), None if args.no_write else Path(args.results))
+    return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--callbacks", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument("--no-write", action="store_true")
+    raise SystemExit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
