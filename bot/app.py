@@ -27,6 +27,7 @@ from bot.signing import Signer
 from bot.sliding_window import SlidingWindowBudget
 from bot.task_service import TaskService
 from bot.telegram_pacing import ChatPacer
+from bot.telegram_upload import AudioUploader
 from handlers import register_handlers
 from storage.store import Storage
 
@@ -119,7 +120,16 @@ def build_app(settings: Settings) -> web.Application:
             on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc(),
         )
         application = build_telegram(settings, pacer)
-        delivery = TrackDelivery(application.bot, provider, settings.data_dir / "tmp", metrics=metrics)
+        uploader = AudioUploader(
+            session,
+            api_url=settings.telegram_api_url,
+            token=settings.telegram_bot_token.get_secret_value(),
+            bot=application.bot,
+            pacer=pacer,
+        )
+        delivery = TrackDelivery(
+            application.bot, uploader, provider, settings.data_dir / "tmp", metrics=metrics
+        )
         tasks = TaskService(
             settings=settings,
             storage=storage,

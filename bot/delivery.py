@@ -14,6 +14,7 @@ from telegram.constants import FileSizeLimit, MessageLimit
 from bot.i18n import Texts
 from bot.metrics import Metrics
 from bot.provider.client import ProviderClient, ProviderDownloadError
+from bot.telegram_upload import AudioUploader
 from bot.thumbnails import make_thumbnail
 from storage.models import Task, Track
 
@@ -35,16 +36,24 @@ def safe_file_name(title: str) -> str:
 
 
 class TrackDelivery:
-    """Downloads a track to disk, then uploads it; at most `concurrency` files are in flight at once.
+    """Downloads a track to disk, then streams it to Telegram; at most `concurrency` at once.
 
-    python-telegram-bot reads an upload into memory before sending it, so the semaphore is what bounds
-    memory when many large tracks finish together.
+    Neither direction holds a file in memory (both stream in chunks); the semaphore bounds open files,
+    disk use in DATA_DIR/tmp and bandwidth when many tracks finish together.
     """
 
     def __init__(
-        self, bot: Bot, provider: ProviderClient, tmp_dir: Path, *, metrics: Metrics, concurrency: int = 3
+        self,
+        bot: Bot,
+        uploader: AudioUploader,
+        provider: ProviderClient,
+        tmp_dir: Path,
+        *,
+        metrics: Metrics,
+        concurrency: int = 3,
     ) -> None:
         self._bot = bot
+        self._uploader = uploader
         self._provider = provider
         self._tmp_dir = tmp_dir
         self._metrics = metrics
@@ -69,20 +78,17 @@ class TrackDelivery:
                     )
                 thumbnail = await self._thumbnail(track)
                 caption = texts("audio.caption", tags=track.tags)[: MessageLimit.CAPTION_LENGTH]
-                with path.open("rb") as audio:
-                    message = await self._bot.send_audio(
-                        chat_id=task.chat_id,
-                        audio=audio,
-                        filename=safe_file_name(track.title),
-                        title=track.title or None,
-                        performer=texts("audio.performer"),
-                        duration=round(track.duration) if track.duration else None,
-                        caption=caption or None,
-                        thumbnail=thumbnail,
-                        reply_markup=extend_button(texts, track),
-                        read_timeout=60,
-                        write_timeout=120,
-                    )
+                message = await self._uploader.send_audio(
+                    chat_id=task.chat_id,
+                    path=path,
+                    filename=safe_file_name(track.title),
+                    title=track.title or None,
+                    performer=texts("audio.performer"),
+                    duration=round(track.duration) if track.duration else None,
+                    caption=caption or None,
+                    thumbnail=thumbnail,
+                    reply_markup=extend_button(texts, track),
+                )
                 self._metrics.delivered_tracks.inc()
                 self._metrics.delivery_bytes.inc(size)
                 self._metrics.delivery_seconds.observe(time.monotonic() - started)
