@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -37,8 +38,9 @@ from bot.settings import Settings
 from bot.signing import Signer
 from bot.telegram_pacing import ChatPacer, Pace
 from storage.events import EventRejected, NewEvent
-from storage.models import Person, Stage, Task, TaskKind
+from storage.models import Event, Person, Stage, Task, TaskKind
 from storage.store import Storage
+from storage.tasks import Applied, Change
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ POLLING_CALLBACK_URL = "https://example.com/suno-callback"
 TASK_TIMEOUT_SECONDS = 30 * 60
 CODE_TIMEOUT = 408
 FILE_TOKEN_TTL = 3600.0
+APPLY_GATHER_SECONDS = 0.01
+APPLIED_PAYLOADS_KEPT = 20_000
 QUEUE_REFRESH_SECONDS = 5.0
 
 
@@ -110,10 +114,12 @@ class TaskService:
             settings.max_active_tasks_per_user, settings.max_tasks_per_day, frozenset(settings.admin_user_ids)
         )
         self._waiting_for_budget: dict[int, int] = {}  # task id -> chat id, while its submission waits
-        self._apply_queued: set[int] = set()  # tasks with an apply already spawned
-        # One apply at a time: under a burst the backlog waits here instead of queueing on the database
-        # ahead of the commits that acknowledge callbacks.
-        self._apply_slots = asyncio.Semaphore(1)
+        self._applier: asyncio.Task[None] | None = None
+        self._applied_payloads: dict[tuple[int, bytes], None] = {}  # recent payloads, oldest first
+        self._stored: list[_Stored] = []  # committed events not applied yet, in order
+        self._reload_stored = True  # at start, what storage holds unapplied comes first
+        self._reload_stored_later = False
+        self._apply_requested = False
         self._credits_alert_sent = False
         self.outbox = Outbox(
             show_progress=self._show_progress, deliver_next=self._deliver_next, chat_gone=self._chat_gone
@@ -236,7 +242,9 @@ class TaskService:
             self._credits_alert_sent = False
             log.info("task %s submitted as provider task %s", task_id, provider_task_id)
         self.outbox.progress(task.chat_id, task_id)
-        await self._apply_pending(task_id)  # callbacks that arrived before we stored the provider's id
+        if self._reload_stored_later:  # callbacks arrived before we knew the provider's id: apply them now
+            self._reload_stored_later = False
+            self._wake_applier(from_storage=True)
 
     async def _fail(self, task: Task, error: ProviderError) -> None:
         code = CODE_UNREACHABLE if isinstance(error, ProviderUnavailable) else error.code
@@ -268,11 +276,12 @@ class TaskService:
         except (ValueError, ValidationError, RecursionError) as error:  # RecursionError: absurdly nested JSON
             self._metrics.callbacks.labels(result="malformed").inc()
             raise CallbackRejected(400, f"malformed callback: {type(error).__name__}") from None
-        # The task must exist and not belong to another provider task: checked inside the group commit,
-        # one query per batch, so nothing is stored for a callback that is refused.
+        # The task must exist and not belong to another provider task: checked as the event is stored,
+        # so nothing is stored for a callback that is refused.
+        payload = body.decode("utf-8", "replace")
         try:
             event_id = await self._storage.events.add(
-                NewEvent(task_id, "callback", snapshot.stage, body.decode("utf-8", "replace"), self._now()),
+                NewEvent(task_id, "callback", snapshot.stage, payload, self._now()),
                 provider_task_id=snapshot.task_id,
             )
         except EventRejected as rejected:
@@ -282,61 +291,107 @@ class TaskService:
             self._metrics.callbacks.labels(result="mismatch").inc()
             raise CallbackRejected(403, "callback for another task") from None
         self._metrics.callbacks.labels(result="stored").inc()
-        # One queued apply per task is enough: it reads every event committed before it starts.
-        if task_id not in self._apply_queued:
-            self._apply_queued.add(task_id)
-            self._spawn(self._apply_pending(task_id), f"apply-{task_id}")
+        self._queue_stored(event_id, task_id, snapshot, payload)
         return event_id
 
-    async def _apply_pending(self, task_id: int) -> None:
-        # Few applies at once: under a burst the backlog waits here (at most one per task, see
-        # accept_callback) instead of queueing on the database ahead of the commits that acknowledge.
-        async with self._locks.hold(task_id), self._apply_slots:
-            self._apply_queued.discard(task_id)  # later callbacks queue a new apply
-            task = await self._storage.tasks.require(task_id)
-            if task.provider_task_id is None:
-                return  # _submit applies them once it knows the provider's id
-            for event in await self._storage.events.unapplied_for_task(task_id):
-                try:
-                    if event.source == "callback":
-                        snapshot = ProviderSnapshot.from_callback(json.loads(event.payload))
-                    else:
-                        snapshot = ProviderSnapshot.model_validate_json(event.payload)
-                except (ValueError, ValidationError):
-                    log.warning("event %s of task %s cannot be parsed; skipped", event.id, task_id)
-                    await self._storage.events.mark_applied(event.id, now=self._now())
-                    continue
-                if snapshot.task_id != task.provider_task_id:
-                    log.warning(
-                        "event %s names provider task %s, not %s; ignored",
-                        event.id,
-                        snapshot.task_id,
-                        task.provider_task_id,
-                    )
-                    await self._storage.events.mark_applied(event.id, now=self._now())
-                    continue
-                applied = await self._storage.tasks.apply(
-                    event_id=event.id,
-                    task_id=task_id,
-                    reported=snapshot.stage,
-                    tracks=snapshot.track_data,
-                    error_code=snapshot.error_code,
-                    error_text=snapshot.error_message,
-                    now=self._now(),
+    def _queue_stored(self, event_id: int, task_id: int, snapshot: ProviderSnapshot, payload: str) -> None:
+        """Hand a committed event to the applier, already parsed: it need not be read back or parsed again.
+
+        The queue is only a shortcut: the event is in storage, unapplied, and a restart applies it from
+        there (`_reload_stored`).
+        """
+        self._stored.append(_Stored(event_id, task_id, snapshot, _digest(task_id, payload)))
+        self._wake_applier()
+
+    def _wake_applier(self, *, from_storage: bool = False) -> None:
+        """Ask for stored events to be applied. One applier works at a time, on everything pending."""
+        self._reload_stored = self._reload_stored or from_storage
+        self._apply_requested = True
+        if self._applier is None or self._applier.done():
+            self._applier = self._spawn(self._run_applier(), "applier")
+
+    async def _run_applier(self) -> None:
+        while self._apply_requested:
+            self._apply_requested = False
+            # A moment's wait gathers a burst of callbacks into one batch: one short transaction for all
+            # of them, instead of one per callback queueing ahead of the commits that acknowledge.
+            await asyncio.sleep(APPLY_GATHER_SECONDS)
+            while await self.apply_stored_events():
+                pass
+
+    async def apply_stored_events(self, *, limit: int = 500) -> bool:
+        """Apply a batch of stored events; True when there may be more."""
+        if self._reload_stored:
+            # Storage holds every unapplied event, those queued in memory included.
+            self._reload_stored = False
+            self._stored.clear()
+            for event in await self._storage.events.unapplied(limit=100_000):
+                snapshot = _parse_event(event)
+                self._stored.append(
+                    _Stored(event.id, event.task_id, snapshot, _digest(event.task_id, event.payload))
                 )
-                task = applied.task
-                if applied.changed:
-                    log.info(
-                        "task %s: %s -> %s (%s)",
-                        task_id,
-                        applied.previous.value,
-                        task.stage.value,
-                        event.source,
-                    )
-                    self._stage_metrics(task)
-                    self.outbox.progress(task.chat_id, task_id)
+        if not self._stored:
+            return False
+        batch, self._stored = self._stored[:limit], self._stored[limit:]
+        tasks = {t.id: t for t in await self._storage.tasks.many({e.task_id for e in batch})}
+        changes: list[Change] = []
+        ignored: list[int] = []
+        waiting = False
+        for event in batch:
+            task = tasks[event.task_id]
+            if task.provider_task_id is None:
+                if task.stage.terminal:
+                    ignored.append(event.event_id)  # it never reached the provider: nothing can apply
+                else:
+                    waiting = True  # _submit reloads from storage once it knows the provider's id
+                continue
+            snapshot = event.snapshot
+            if snapshot is None or snapshot.task_id != task.provider_task_id:
+                log.warning(
+                    "event %s of task %s is unreadable or names another task; ignored",
+                    event.event_id,
+                    task.id,
+                )
+                ignored.append(event.event_id)
+                continue
+            # Providers repeat themselves: a report of an earlier stage than the task's, or the very payload
+            # applied before, changes nothing (an apply merges tracks only from reports at or above the
+            # task's stage), so it is only marked applied.
+            if snapshot.stage.rank < task.stage.rank or event.digest in self._applied_payloads:
+                ignored.append(event.event_id)
+                continue
+            changes.append(
+                Change(
+                    event.event_id,
+                    task.id,
+                    snapshot.stage,
+                    snapshot.track_data,
+                    snapshot.error_code,
+                    snapshot.error_message,
+                )
+            )
+            self._remember_payload(event.digest)
+        if waiting:
+            self._reload_stored_later = True
+        if changes or ignored:
+            applied = await self._storage.tasks.apply_batch(changes, now=self._now(), ignored=ignored)
+            self._show_applied(applied)
+        return bool(self._stored)
+
+    def _show_applied(self, applied: list[Applied]) -> None:
+        for result in applied:
+            task = result.task
+            if result.changed:
+                log.info("task %s: %s -> %s", task.id, result.previous.value, task.stage.value)
+                self._stage_metrics(task)
+                self.outbox.progress(task.chat_id, task.id)
             if task.stage is Stage.COMPLETE:
-                self.outbox.deliver(task.chat_id, task_id)
+                self.outbox.deliver(task.chat_id, task.id)
+
+    def _remember_payload(self, digest: tuple[int, bytes]) -> None:
+        self._applied_payloads[digest] = None
+        if len(self._applied_payloads) > APPLIED_PAYLOADS_KEPT:
+            self._applied_payloads.pop(next(iter(self._applied_payloads)))
 
     def _stage_metrics(self, task: Task) -> None:
         if task.submitted_at is not None and task.stage in (Stage.TEXT, Stage.FIRST, Stage.COMPLETE):
@@ -381,10 +436,11 @@ class TaskService:
         self._metrics.polls.labels(result=snapshot.stage.value).inc()
         if snapshot.stage.rank <= task.stage.rank and not snapshot.tracks:
             return  # nothing new: not worth an event row
-        await self._storage.events.add(
-            NewEvent(task.id, "poll", snapshot.stage, snapshot.model_dump_json(), self._now())
+        payload = snapshot.model_dump_json()
+        event_id = await self._storage.events.add(
+            NewEvent(task.id, "poll", snapshot.stage, payload, self._now())
         )
-        await self._apply_pending(task.id)
+        self._queue_stored(event_id, task.id, snapshot, payload)
 
     async def refresh_queue_forever(self) -> None:
         """Keep each waiting person's place in the queue current, sparingly.
@@ -426,9 +482,7 @@ class TaskService:
                     self._spawn(self._submit(task.id), f"submit-{task.id}")
             else:
                 self.outbox.progress(task.chat_id, task.id)
-        pending = {event.task_id for event in await self._storage.events.unapplied(limit=10_000)}
-        for task_id in sorted(pending):
-            self._spawn(self._apply_pending(task_id), f"apply-{task_id}")
+        self._wake_applier(from_storage=True)  # events stored before the stop
         for task in await self._storage.tasks.with_undelivered_tracks():
             person = await self._storage.people.get(task.user_id)
             if person is None or not person.bot_blocked:
@@ -508,3 +562,24 @@ class TaskService:
             await self._storage.people.mark_bot_blocked(chat_id)
             return True
         return False
+
+
+@dataclass(frozen=True)
+class _Stored:
+    event_id: int
+    task_id: int
+    snapshot: ProviderSnapshot | None
+    digest: tuple[int, bytes]
+
+
+def _digest(task_id: int, payload: str) -> tuple[int, bytes]:
+    return task_id, hashlib.blake2b(payload.encode(), digest_size=16).digest()
+
+
+def _parse_event(event: Event) -> ProviderSnapshot | None:
+    try:
+        if event.source == "callback":
+            return ProviderSnapshot.from_callback(json.loads(event.payload))
+        return ProviderSnapshot.model_validate_json(event.payload)
+    except (ValueError, ValidationError, RecursionError):
+        return None

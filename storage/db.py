@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -16,6 +17,7 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_SECONDS = 1.0
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -42,47 +44,125 @@ def latest_version() -> int:
     return migrations[-1][0] if migrations else 0
 
 
-class Database:
-    """A single connection shared by the process.
+class PriorityLock:
+    """A lock that hands over to urgent waiters first, then to the others in arrival order."""
 
-    SQLite allows one writer at a time anyway; one connection behind a lock keeps transactions from
-    interleaving on the shared connection, as mautrix's async_db does.
+    def __init__(self) -> None:
+        self._locked = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if not self._locked:
+            self._locked = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._normal).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed over just as we were cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the lock passes straight to it, never unlocked in between
+                    return
+        self._locked = False
+
+
+class Database:
+    """The bot's SQLite file in WAL mode, through three connections, each with its own thread.
+
+    - the writer: every write and transaction, one at a time behind a lock (as mautrix's async_db);
+      writes marked urgent (storing a callback before its 200) go before any other queued write;
+    - the reader: plain reads, which WAL lets run while a write is under way, so the callback path never
+      queues behind a progress message looking up its task;
+    - the checkpointer: copies the WAL into the database file in the background (see _checkpoint_forever).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
+        self._write_lock = PriorityLock()
+        self._read_lock = asyncio.Lock()
 
-    async def open(self) -> None:
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
         for pragma in (
-            "PRAGMA journal_mode=WAL",
+            "PRAGMA busy_timeout=5000",  # first: the others may have to wait for another connection
             # NORMAL in WAL mode survives a process crash (the case we design for); FULL would add an
             # fsync per commit to survive power loss too.
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
+            # Checkpoints copy the WAL into the database file and fsync it: done by the committing
+            # connection, every thousandth page's commit would stall for milliseconds, and callbacks wait
+            # on those commits. The checkpointer connection does it in the background instead.
+            "PRAGMA wal_autocheckpoint=0",
         ):
-            await self._conn.execute(pragma)
+            await conn.execute_fetchall(pragma)  # fetched: a pragma's unread row would keep a lock
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await self._writer.execute_fetchall("PRAGMA journal_mode=WAL")
+        self._reader = await self._connect()
+        self._checkpointer = await self._connect()
+        self._checkpoints = asyncio.create_task(self._checkpoint_forever(), name="wal-checkpoints")
+
+    async def _checkpoint_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                # PASSIVE never blocks the writer: it copies what it can while commits go on.
+                assert self._checkpointer is not None
+                await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed round is retried at the next one; the WAL just grows meanwhile
+                log.exception("WAL checkpoint failed")
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            await asyncio.gather(self._checkpoints, return_exceptions=True)
+            self._checkpoints = None
+        for conn in (self._checkpointer, self._reader):
+            if conn is not None:
+                await conn.close()
+        self._checkpointer = self._reader = None
+        if self._writer is not None:
+            await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")  # leave a compact file
+            await self._writer.close()
+            self._writer = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
+        """The writer connection (inside `transaction()` use the connection it yields)."""
+        if self._writer is None:
             raise RuntimeError("database is not open")
-        return self._conn
+        return self._writer
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock.hold(urgent=urgent):
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -92,27 +172,34 @@ class Database:
             else:
                 await self.conn.execute("COMMIT")
 
+    # Each aiosqlite call is a round trip to its thread, and a cursor's execute, fetch and close are three:
+    # these helpers use the one-trip forms, which matters on the callback path.
+
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._lock:
-            cursor = await self.conn.execute(sql, tuple(params))
-            rows = await cursor.fetchall()
-            await cursor.close()
-            return list(rows)
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        async with self._read_lock:
+            return list(await self._reader.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._lock:
-            cursor = await self.conn.execute(sql, tuple(params))
-            row = await cursor.fetchone()
-            await cursor.close()
-            return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def write_returning(
+        self, sql: str, params: Iterable[Any] = (), *, urgent: bool = False
+    ) -> list[Any]:
+        """One writing statement (its own atomic commit) and the rows its RETURNING clause gives."""
+        async with self._write_lock.hold(urgent=urgent):
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one statement in its own implicit transaction; returns lastrowid (or rowcount for updates)."""
-        async with self._lock:
+        async with self._write_lock.hold():
+            if sql.lstrip().upper().startswith("INSERT"):
+                row = await self.conn.execute_insert(sql, tuple(params))
+                return int(row[0]) if row and row[0] is not None else 0
             cursor = await self.conn.execute(sql, tuple(params))
-            result = cursor.lastrowid if sql.lstrip().upper().startswith("INSERT") else cursor.rowcount
-            await cursor.close()
-            return int(result or 0)
+            return int(cursor.rowcount or 0)  # not closed: that is one more trip, and it closes when freed
 
     async def version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")

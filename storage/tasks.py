@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database
@@ -24,7 +25,6 @@ class Applied:
     task: Task
     previous: Stage
     changed: bool
-    new_tracks: list[Track] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +65,16 @@ class TaskRepository:
     async def get(self, task_id: int) -> Task | None:
         row = await self._db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
         return Task.from_row(row) if row else None
+
+    async def many(self, task_ids: Iterable[int]) -> list[Task]:
+        tasks: list[Task] = []
+        for chunk in _chunks(sorted(set(task_ids))):
+            marks = ",".join("?" * len(chunk))
+            tasks += [
+                Task.from_row(r)
+                for r in await self._db.fetchall(f"SELECT * FROM tasks WHERE id IN ({marks})", chunk)
+            ]
+        return tasks
 
     async def require(self, task_id: int) -> Task:
         task = await self.get(task_id)
@@ -120,84 +130,43 @@ class TaskRepository:
         error_text: str | None,
         now: float,
     ) -> Applied:
-        """Apply one event in one transaction: stage forward-only, tracks merged, event marked applied."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,))
-            row = await cursor.fetchone()
-            if row is None:
-                raise LookupError(f"task {task_id} does not exist")
-            task = Task.from_row(row)
-            previous = task.stage
-            new_stage = previous.advanced_by(reported)
-            new_tracks: list[Track] = []
-            # A stale report (lower than where the task is) must not overwrite what a later stage set.
-            if tracks and reported.rank >= previous.rank and previous is not Stage.FAILED:
-                new_tracks = await self._merge_tracks(conn, task_id, tracks)
-            if new_stage is not None:
-                column = _STAGE_TIME_COLUMN.get(new_stage)
-                stream_url = next((t.stream_url for t in tracks if t.stream_url), None)
-                sets = ["stage = ?", "last_event_at = ?", "stream_url = COALESCE(stream_url, ?)"]
-                values: list[Any] = [new_stage.value, now, stream_url]
-                if column:
-                    sets.append(f"{column} = COALESCE({column}, ?)")
-                    values.append(now)
-                if new_stage is Stage.FAILED:
-                    sets += ["error_code = ?", "error_text = ?"]
-                    values += [error_code, error_text]
-                await conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE id = ?", (*values, task_id))
-            else:
-                await conn.execute("UPDATE tasks SET last_event_at = ? WHERE id = ?", (now, task_id))
-            if event_id is not None:
-                await conn.execute("UPDATE events SET applied_at = ? WHERE id = ?", (now, event_id))
-            cursor = await conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,))
-            task = Task.from_row(await cursor.fetchone())
-        return Applied(task=task, previous=previous, changed=new_stage is not None, new_tracks=new_tracks)
+        """Apply one event: `apply_batch` with a batch of one."""
+        change = Change(event_id, task_id, reported, tracks, error_code, error_text)
+        [applied] = await self.apply_batch([change], now=now)
+        return applied
 
-    @staticmethod
-    async def _merge_tracks(conn: Any, task_id: int, tracks: list[TrackData]) -> list[Track]:
-        inserted: list[Track] = []
-        cursor = await conn.execute(
-            "SELECT COALESCE(MAX(position), -1) FROM tracks WHERE task_id = ?", (task_id,)
-        )
-        next_position = int((await cursor.fetchone())[0]) + 1
-        for data in tracks:
-            cursor = await conn.execute(
-                """
-                INSERT INTO tracks (task_id, position, audio_id, title, tags, prompt, model_name, duration,
-                                    audio_url, stream_url, image_url)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (task_id, audio_id) DO UPDATE SET
-                    title = COALESCE(NULLIF(excluded.title, ''), tracks.title),
-                    tags = COALESCE(NULLIF(excluded.tags, ''), tracks.tags),
-                    prompt = COALESCE(NULLIF(excluded.prompt, ''), tracks.prompt),
-                    model_name = COALESCE(NULLIF(excluded.model_name, ''), tracks.model_name),
-                    duration = COALESCE(excluded.duration, tracks.duration),
-                    audio_url = COALESCE(NULLIF(excluded.audio_url, ''), tracks.audio_url),
-                    stream_url = COALESCE(NULLIF(excluded.stream_url, ''), tracks.stream_url),
-                    image_url = COALESCE(NULLIF(excluded.image_url, ''), tracks.image_url)
-                WHERE tracks.sent_at IS NULL
-                RETURNING *, (position = ?) AS is_new
-                """,
-                (
-                    task_id,
-                    next_position,
-                    data.audio_id,
-                    data.title,
-                    data.tags,
-                    data.prompt,
-                    data.model_name,
-                    data.duration,
-                    data.audio_url,
-                    data.stream_url,
-                    data.image_url,
-                    next_position,
-                ),
-            )
-            row = await cursor.fetchone()
-            if row is not None and row["is_new"]:
-                next_position += 1
-                inserted.append(Track.from_row({k: row[k] for k in row.keys() if k != "is_new"}))  # noqa: SIM118 - Row iterates values
-        return inserted
+    async def apply_batch(
+        self, changes: list[Change], *, now: float, ignored: Sequence[int] = ()
+    ) -> list[Applied]:
+        """Apply events in one transaction: stages forward-only, tracks merged, events marked applied.
+
+        Changes are taken in order, so several events of one task fold into its final state. The work is
+        a handful of statements for the whole batch (not per event), which keeps the transaction, and with
+        it the wait of a callback queued behind it, short. `ignored` events are only marked applied.
+        Returns one Applied per task touched, in order of first appearance.
+        """
+        task_ids = list(dict.fromkeys(c.task_id for c in changes))
+        async with self._db.transaction() as conn:
+            tasks = {t.id: t for t in await _select_tasks(conn, task_ids)}
+            missing = set(task_ids) - set(tasks)
+            if missing:
+                raise LookupError(f"tasks {sorted(missing)} do not exist")
+            with_tracks = list(dict.fromkeys(c.task_id for c in changes if c.tracks))
+            known = await _known_tracks(conn, with_tracks) if with_tracks else {}
+            folds = {task_id: _Fold(tasks[task_id], known.get(task_id, {})) for task_id in task_ids}
+            for change in changes:
+                folds[change.task_id].add(change, now)
+            upserts = [row for fold in folds.values() for row in fold.track_rows]
+            if upserts:
+                await conn.executemany(_UPSERT_TRACK, upserts)
+            if folds:
+                await conn.executemany(_UPDATE_TASK, [fold.task_row(now) for fold in folds.values()])
+            event_ids = [c.event_id for c in changes if c.event_id is not None] + list(ignored)
+            for chunk in _chunks(event_ids):
+                marks = ",".join("?" * len(chunk))
+                await conn.execute(f"UPDATE events SET applied_at = ? WHERE id IN ({marks})", (now, *chunk))
+        # What was written is known here: reading it back would only lengthen the transaction.
+        return [folds[task_id].applied(now) for task_id in task_ids]
 
     async def unfinished(self) -> list[Task]:
         rows = await self._db.fetchall(
@@ -288,3 +257,146 @@ class TaskRepository:
             (file_id, message_id, now, track_id),
         )
         return changed > 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One event, parsed, for `TaskRepository.apply_batch`."""
+
+    event_id: int | None
+    task_id: int
+    reported: Stage
+    tracks: list[TrackData]
+    error_code: int | None = None
+    error_text: str | None = None
+
+
+class _Fold:
+    """A task's events folded, in order, into the writes that bring the task to its newest state."""
+
+    def __init__(self, task: Task, known: dict[str, tuple[int, bool]]) -> None:
+        self.task = task
+        self.stage = task.stage
+        self.known = dict(known)  # audio id -> (position, sent)
+        self.next_position = max((p for p, _ in known.values()), default=-1) + 1
+        self.track_rows: list[tuple[Any, ...]] = []
+        self.times: dict[str, float] = {}
+        self.stream_url: str | None = None
+        self.error: tuple[int | None, str | None] = (None, None)
+
+    def add(self, change: Change, now: float) -> None:
+        # A stale report (lower than where the task is) must not overwrite what a later stage set.
+        if change.tracks and change.reported.rank >= self.stage.rank and self.stage is not Stage.FAILED:
+            for data in change.tracks:
+                self._track(data)
+        new_stage = self.stage.advanced_by(change.reported)
+        if new_stage is None:
+            return
+        self.stage = new_stage
+        column = _STAGE_TIME_COLUMN.get(new_stage)
+        if column:
+            self.times.setdefault(column, now)
+        self.stream_url = self.stream_url or next((t.stream_url for t in change.tracks if t.stream_url), None)
+        if new_stage is Stage.FAILED:
+            self.error = (change.error_code, change.error_text)
+
+    def _track(self, data: TrackData) -> None:
+        position, sent = self.known.get(data.audio_id, (self.next_position, False))
+        if sent:
+            return  # a delivered track is history: nothing about it changes any more
+        if data.audio_id not in self.known:
+            self.known[data.audio_id] = (position, False)
+            self.next_position += 1
+        self.track_rows.append(
+            (
+                self.task.id,
+                position,
+                data.audio_id,
+                data.title,
+                data.tags,
+                data.prompt,
+                data.model_name,
+                data.duration,
+                data.audio_url,
+                data.stream_url,
+                data.image_url,
+            )
+        )
+
+    def applied(self, now: float) -> Applied:
+        task = self.task
+        update: dict[str, Any] = {"stage": self.stage, "last_event_at": now}
+        if self.stream_url and not task.stream_url:
+            update["stream_url"] = self.stream_url
+        for column, value in self.times.items():
+            if getattr(task, column) is None:
+                update[column] = value
+        if self.error != (None, None):
+            update["error_code"] = self.error[0] if self.error[0] is not None else task.error_code
+            update["error_text"] = self.error[1] if self.error[1] is not None else task.error_text
+        return Applied(
+            task=task.model_copy(update=update), previous=task.stage, changed=self.stage is not task.stage
+        )
+
+    def task_row(self, now: float) -> tuple[Any, ...]:
+        return (
+            self.stage.value,
+            now,
+            self.stream_url,
+            self.times.get("text_at"),
+            self.times.get("first_at"),
+            self.times.get("finished_at"),
+            *self.error,
+            self.task.id,
+        )
+
+
+_UPSERT_TRACK = """
+    INSERT INTO tracks (task_id, position, audio_id, title, tags, prompt, model_name, duration,
+                        audio_url, stream_url, image_url)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (task_id, audio_id) DO UPDATE SET
+        title = COALESCE(NULLIF(excluded.title, ''), tracks.title),
+        tags = COALESCE(NULLIF(excluded.tags, ''), tracks.tags),
+        prompt = COALESCE(NULLIF(excluded.prompt, ''), tracks.prompt),
+        model_name = COALESCE(NULLIF(excluded.model_name, ''), tracks.model_name),
+        duration = COALESCE(excluded.duration, tracks.duration),
+        audio_url = COALESCE(NULLIF(excluded.audio_url, ''), tracks.audio_url),
+        stream_url = COALESCE(NULLIF(excluded.stream_url, ''), tracks.stream_url),
+        image_url = COALESCE(NULLIF(excluded.image_url, ''), tracks.image_url)
+    WHERE tracks.sent_at IS NULL
+"""
+# NULL leaves a column as it is; the first time a stage is reached stays its time.
+_UPDATE_TASK = """
+    UPDATE tasks SET stage = ?, last_event_at = ?, stream_url = COALESCE(stream_url, ?),
+        text_at = COALESCE(text_at, ?), first_at = COALESCE(first_at, ?),
+        finished_at = COALESCE(finished_at, ?),
+        error_code = COALESCE(?, error_code), error_text = COALESCE(?, error_text)
+    WHERE id = ?
+"""
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    """SQLite caps the number of parameters in one statement; long IN lists go in pieces."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+async def _select_tasks(conn: Any, task_ids: list[int]) -> list[Task]:
+    rows = await _select_in(conn, "SELECT * FROM tasks WHERE id IN ({})", task_ids)
+    return [Task.from_row(row) for row in rows]
+
+
+async def _known_tracks(conn: Any, task_ids: list[int]) -> dict[int, dict[str, tuple[int, bool]]]:
+    known: dict[int, dict[str, tuple[int, bool]]] = {}
+    sql = "SELECT task_id, audio_id, position, sent_at FROM tracks WHERE task_id IN ({})"
+    for row in await _select_in(conn, sql, task_ids):
+        known.setdefault(row[0], {})[row[1]] = (int(row[2]), row[3] is not None)
+    return known
+
+
+async def _select_in(conn: Any, sql: str, values: list[Any]) -> list[Any]:
+    """Rows of `sql` with its `{}` filled by an IN list of `values`, in pieces of SQLite's size."""
+    rows: list[Any] = []
+    for chunk in _chunks(values):
+        rows += await conn.execute_fetchall(sql.format(",".join("?" * len(chunk))), chunk)
+    return rows
