@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -172,9 +173,15 @@ def build_app(settings: Settings) -> web.Application:
                 schedule_housekeeping(application, settings, storage)
                 await tasks.resume()
                 log.info("bot started in %s mode", "webhook" if settings.webhook_mode else "polling")
+                # What exists now lives as long as the bot (PTB, handlers, clients, caches): moved out of
+                # the collector's way, a full collection scans only what requests create and stays short,
+                # instead of pausing the loop for milliseconds while callbacks wait.
+                gc.collect()
+                gc.freeze()
                 try:
                     yield
                 finally:
+                    gc.unfreeze()
                     poller.cancel()
                     queue_news.cancel()
                     await asyncio.gather(poller, queue_news, return_exceptions=True)

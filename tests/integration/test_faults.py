@@ -551,7 +551,11 @@ async def test_call_frequency_too_high_is_retried_then_succeeds(
 
 
 async def test_provider_failure_callback_is_explained(
-    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator, wait_until: WaitUntil
+    bot: RunningBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+    wait_until: WaitUntil,
+    http: aiohttp.ClientSession,
 ) -> None:
     provider.script(fail_with=(531, "Generation failed, credits refunded"))
     await generate(telegram)
@@ -560,6 +564,9 @@ async def test_provider_failure_callback_is_explained(
     await telegram.wait_for(lambda: "refunded" in (progress_messages(telegram)[0].text or ""))
     assert (await bot.services.storage.tasks.require(1)).error_code == 531
     assert telegram.audios(ALICE) == []
+    # An operator sees how many tasks failed, and why, without reading code.
+    metrics = await (await http.get(f"{bot.url}/metrics")).text()
+    assert 'bot_tasks_finished_total{code="531",kind="generate",outcome="failed"} 1.0' in metrics
 
 
 async def test_sensitive_words_are_explained(
