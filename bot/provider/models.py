@@ -98,6 +98,12 @@ class ProviderRequest(BaseModel):
         data["callBackUrl"] = callback_url
         return data
 
+    def _require(self, *names: str) -> None:
+        """Fields the endpoint needs filled: blank text counts as missing."""
+        for name in names:
+            if not _present(getattr(self, name)):
+                raise _required(to_camel(name))
+
     @staticmethod
     def _check_lengths(**fields: tuple[str | None, int]) -> None:
         for name, (value, limit) in fields.items():
@@ -229,9 +235,7 @@ class AddVocalsRequest(ProviderRequest):
 
     @model_validator(mode="after")
     def _rules(self) -> AddVocalsRequest:
-        for name in ("prompt", "title", "style", "negative_tags"):
-            if not _present(getattr(self, name)):
-                raise _required(to_camel(name))
+        self._require("prompt", "title", "style", "negative_tags")
         limits = limits_for("V4_5PLUS")
         self._check_lengths(
             title=(self.title, VOCALS_TITLE_LIMIT),
@@ -252,9 +256,7 @@ class AddInstrumentalRequest(ProviderRequest):
 
     @model_validator(mode="after")
     def _rules(self) -> AddInstrumentalRequest:
-        for name in ("title", "tags", "negative_tags"):
-            if not _present(getattr(self, name)):
-                raise _required(to_camel(name))
+        self._require("title", "tags", "negative_tags")
         limits = limits_for("V4_5PLUS")
         self._check_lengths(title=(self.title, VOCALS_TITLE_LIMIT), tags=(self.tags, limits.style))
         return self
