@@ -11,31 +11,31 @@ One port serves three hosts of the real service, told apart by path:
 
 Tasks progress on timers and call back by stage (``provider_tasks``); tests drive faults with
 ``script()`` and ``fail_next_request()`` and wait on state with ``wait_for()``.
+
+This module holds the emulator itself, its routing and gate, and the API host; the upload host lives in
+``provider_uploads``, the media host in ``provider_media``, and what they share (the request record and
+the answer envelope) in ``provider_http``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
-import json
-import mimetypes
 import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import aiohttp
 from aiohttp import web
 
+from bot.emulators.provider_http import RECORD, RecordedRequest, envelope, json_object
+from bot.emulators.provider_media import MediaHost
 from bot.emulators.provider_rules import (
     ENDPOINT_KINDS,
     RuleError,
@@ -51,65 +51,17 @@ from bot.emulators.provider_tasks import (
     audio_duration,
     build_tracks,
     download_to,
-    open_sink,
     run_task,
     upload_problem,
 )
+from bot.emulators.provider_uploads import UPLOAD_PATHS, UploadedFile, UploadHost
 
 __all__ = ["ProviderEmulator", "RecordedRequest", "UploadedFile", "Violation"]
 
 API_PREFIX = "/api/v1/"
-UPLOAD_PATHS = ("/api/file-stream-upload", "/api/file-base64-upload", "/api/file-url-upload")
-URL_UPLOAD_TIMEOUT = 30.0  # the upload host's documented fetch timeout
 TASK_DOWNLOAD_TIMEOUT = 60.0
-_CHUNK = 64 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(slots=True)
-class RecordedRequest:
-    """Every request the emulator received, in arrival order."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    host: str  # api | upload | media | other
-    headers: dict[str, str]
-    arrived: float  # time.monotonic()
-    json: Any = None
-    form: dict[str, str] | None = None
-    code: int | None = None  # the envelope code answered (None for media)
-    http_status: int | None = None
-    ignored_fields: tuple[str, ...] = ()
-    task_id: str | None = None
-
-    def __repr__(self) -> str:
-        headers = dict(self.headers)
-        if "Authorization" in headers:
-            headers["Authorization"] = "Bearer ***"
-        return (
-            f"RecordedRequest({self.method} {self.path} host={self.host} code={self.code} "
-            f"http={self.http_status} json={self.json!r} form={self.form!r} headers={headers!r})"
-        )
-
-
-_RECORD = web.RequestKey("recorded", RecordedRequest)
-
-
-@dataclass(slots=True)
-class UploadedFile:
-    id: str
-    file_name: str
-    upload_path: str
-    file_path: str
-    download_url: str
-    size: int
-    sha256: str
-    mime_type: str
-    uploaded_at: str
-    method: str  # stream | base64 | url
-    disk_path: Path = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +82,7 @@ class _ScriptedFailure:
     remaining: int
 
 
-class ProviderEmulator:
+class ProviderEmulator(UploadHost, MediaHost):
     """The provider on loopback. State for assertions, all public and appended in arrival order:
 
     - ``requests``: every request (API, upload host and media), with its envelope code;
@@ -291,6 +243,13 @@ class ProviderEmulator:
             raise RuntimeError("the provider emulator is not started")
         return self._session
 
+    def _workdir_path(self, *parts: str) -> Path:
+        if self._workdir is None:
+            raise RuntimeError("the provider emulator is not started")
+        path = self._workdir.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def notify(self) -> None:
         """Wake every wait_for(); a fresh event per change so no waiter misses one."""
         self._changed.set()
@@ -365,19 +324,19 @@ class ProviderEmulator:
             arrived=time.monotonic(),
         )
         self.requests.append(record)
-        request[_RECORD] = record
+        request[RECORD] = record
         return record
 
     async def _gate(self, request: web.Request, record: RecordedRequest) -> web.Response | None:
         """Budget, auth and scripted failures, in the order the real service would meet them."""
         if record.host == "api" and self._over_budget(record) and self.enforce_budget:
-            return self._envelope(request, 405, "Rate limit exceeded")
+            return envelope(request, 405, "Rate limit exceeded")
         if record.host in ("api", "upload"):
             if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-                return self._envelope(request, 401, "Unauthorized")
+                return envelope(request, 401, "Unauthorized")
             failure = self._take_scripted_failure(record.path)
             if failure is not None:
-                return self._envelope(request, failure.code, failure.msg)
+                return envelope(request, failure.code, failure.msg)
         return None
 
     async def _dispatch(
@@ -387,7 +346,7 @@ class ProviderEmulator:
             return await handler(request)
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as error:
             if record.host in ("api", "upload") or request.path.startswith("/api/"):
-                return self._envelope(request, 404, "Wrong method or path", http_status=error.status)
+                return envelope(request, 404, "Wrong method or path", http_status=error.status)
             raise
 
     def _over_budget(self, record: RecordedRequest) -> bool:
@@ -410,45 +369,24 @@ class ProviderEmulator:
                 return failure
         return None
 
-    def _envelope(
-        self, request: web.Request, code: int, msg: str, data: Any = None, *, http_status: int = 200
-    ) -> web.Response:
-        record = request[_RECORD]
-        record.code = code
-        body: dict[str, Any] = {"code": code, "msg": msg, "data": data}
-        if record.host == "upload":
-            body = {"success": code == 200, **body}
-        return web.json_response(body, status=http_status)
-
-    async def _json_object(self, request: web.Request) -> dict[str, Any] | web.Response:
-        """The JSON body, or the response to send: HTTP 400 for malformed JSON, code 400 otherwise."""
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._envelope(request, 400, "Malformed JSON body", http_status=400)
-        request[_RECORD].json = body
-        if not isinstance(body, dict):
-            return self._envelope(request, 400, "The request body must be a JSON object")
-        return body
-
     # --- API host -------------------------------------------------------------------------------
 
     async def _handle_task_request(self, request: web.Request) -> web.Response:
-        body = await self._json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         kind = ENDPOINT_KINDS[request.path[len(API_PREFIX) :]]
-        record = request[_RECORD]
+        record = request[RECORD]
         record.ignored_fields = unknown_fields(kind, body)
         try:
             model = validate_task_request(kind, body, self._find_source)
         except RuleError as error:
-            return self._envelope(request, error.code, error.msg)
+            return envelope(request, error.code, error.msg)
         if self.credits < self.cost_per_task:
-            return self._envelope(request, 429, "Insufficient credits")
+            return envelope(request, 429, "Insufficient credits")
         task = self._create_task(kind, request.path, body, model)
         record.task_id = task.task_id
-        return self._envelope(request, 200, "success", {"taskId": task.task_id})
+        return envelope(request, 200, "success", {"taskId": task.task_id})
 
     def _find_source(self, audio_id: str) -> SourceTrack | None:
         track = self._tracks.get(audio_id)
@@ -485,210 +423,13 @@ class ProviderEmulator:
     async def _handle_record_info(self, request: web.Request) -> web.Response:
         task_id = request.query.get("taskId", "")
         if not task_id:
-            return self._envelope(request, 400, "taskId is required")
+            return envelope(request, 400, "taskId is required")
         task = self.tasks.get(task_id)
         if task is None:
             self.unknown_task_ids.append(task_id)
-            return self._envelope(request, 400, f"Task not found: {task_id}")
-        request[_RECORD].task_id = task_id
-        return self._envelope(request, 200, "success", task.record_info(self.url))
+            return envelope(request, 400, f"Task not found: {task_id}")
+        request[RECORD].task_id = task_id
+        return envelope(request, 200, "success", task.record_info(self.url))
 
     async def _handle_credit(self, request: web.Request) -> web.Response:
-        return self._envelope(request, 200, "success", self.credits)
-
-    # --- upload host ----------------------------------------------------------------------------
-
-    async def _handle_stream_upload(self, request: web.Request) -> web.Response:
-        """Multipart: the file part goes straight to disk through a hash, never whole in memory."""
-        if not request.content_type.startswith("multipart/"):
-            return self._envelope(request, 400, "Expected multipart/form-data")
-        upload_id = secrets.token_hex(8)
-        staging = self._workdir_path("staging", upload_id)
-        fields: dict[str, str] = {}
-        sink = None
-        part_name = ""
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, aiohttp.BodyPartReader):
-                continue
-            if part.name == "file" and sink is None:
-                part_name = part.filename or ""
-                sink = open_sink(staging)
-                try:
-                    while chunk := await part.read_chunk(_CHUNK):
-                        sink.write(chunk)
-                finally:
-                    sink.close()
-            else:
-                fields[str(part.name)] = await part.text()
-        request[_RECORD].form = {**fields, **({"file": part_name} if sink else {})}
-        if sink is None or not sink.size:
-            return self._envelope(request, 400, "file is required")
-        return self._store_upload(
-            request, upload_id, staging, fields, part_name, sink.digest.hexdigest(), sink.size, "stream"
-        )
-
-    async def _handle_base64_upload(self, request: web.Request) -> web.Response:
-        body = await self._json_object(request)
-        if isinstance(body, web.Response):
-            return body
-        request[_RECORD].json = {**body, "base64Data": f"<{len(str(body.get('base64Data', '')))} chars>"}
-        data = body.get("base64Data")
-        if not isinstance(data, str) or not data:
-            return self._envelope(request, 400, "base64Data is required")
-        if data.startswith("data:"):
-            data = data.partition(",")[2]
-        try:
-            content = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            return self._envelope(request, 400, "base64Data is not valid base64")
-        if not content:
-            return self._envelope(request, 400, "base64Data is empty")
-        upload_id = secrets.token_hex(8)
-        staging = self._workdir_path("staging", upload_id)
-        sink = open_sink(staging)
-        sink.write(content)
-        sink.close()
-        fields = {k: v for k, v in body.items() if k != "base64Data" and isinstance(v, str)}
-        return self._store_upload(
-            request, upload_id, staging, fields, "", sink.digest.hexdigest(), sink.size, "base64"
-        )
-
-    async def _handle_url_upload(self, request: web.Request) -> web.Response:
-        body = await self._json_object(request)
-        if isinstance(body, web.Response):
-            return body
-        file_url = body.get("fileUrl")
-        parts = urlsplit(file_url) if isinstance(file_url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            return self._envelope(request, 400, "fileUrl must be a valid http(s) URL")
-        fields = {k: v for k, v in body.items() if isinstance(v, str)}
-        problem = self._upload_path_error(fields.get("uploadPath"))
-        if problem:  # checked before fetching, so a bad request costs no download
-            return self._envelope(request, 400, problem)
-        upload_id = secrets.token_hex(8)
-        staging = self._workdir_path("staging", upload_id)
-        record = await download_to(
-            self.http, str(file_url), staging, max_seconds=URL_UPLOAD_TIMEOUT, purpose="url-upload"
-        )
-        self.downloads.append(record)
-        if record.status != 200 or not record.size or record.sha256 is None:
-            return self._envelope(request, 400, f"Could not download fileUrl: {record.error or 'empty file'}")
-        default_name = Path(parts.path).name
-        return self._store_upload(
-            request, upload_id, staging, fields, default_name, record.sha256, record.size, "url"
-        )
-
-    @staticmethod
-    def _upload_path_error(upload_path: str | None) -> str | None:
-        if not upload_path or not upload_path.strip():
-            return "uploadPath is required"
-        if upload_path.startswith("/") or upload_path.endswith("/"):
-            return "uploadPath must not start or end with a slash"
-        return None
-
-    def _store_upload(
-        self,
-        request: web.Request,
-        upload_id: str,
-        staging: Path,
-        fields: dict[str, str],
-        default_name: str,
-        sha256: str,
-        size: int,
-        method: str,
-    ) -> web.Response:
-        problem = self._upload_path_error(fields.get("uploadPath"))
-        if problem:
-            staging.unlink(missing_ok=True)
-            return self._envelope(request, 400, problem)
-        upload_path = fields["uploadPath"]
-        file_name = Path(fields.get("fileName") or default_name or f"{upload_id}.bin").name
-        final = self._workdir_path("uploads", upload_id, file_name)
-        staging.replace(final)
-        uploaded = UploadedFile(
-            id=upload_id,
-            file_name=file_name,
-            upload_path=upload_path,
-            file_path=f"{upload_path}/{file_name}",
-            download_url=f"{self.url}/media/uploads/{upload_id}/{quote(file_name)}",
-            size=size,
-            sha256=sha256,
-            mime_type=_sniff_mime(final, file_name),
-            uploaded_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            method=method,
-            disk_path=final,
-        )
-        self.uploads[upload_id] = uploaded
-        data = {
-            "fileName": uploaded.file_name,
-            "filePath": uploaded.file_path,
-            "downloadUrl": uploaded.download_url,
-            "fileSize": uploaded.size,
-            "mimeType": uploaded.mime_type,
-            "uploadedAt": uploaded.uploaded_at,
-        }
-        return self._envelope(request, 200, "File uploaded successfully", data)
-
-    def _workdir_path(self, *parts: str) -> Path:
-        if self._workdir is None:
-            raise RuntimeError("the provider emulator is not started")
-        path = self._workdir.joinpath(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
-    # --- media ----------------------------------------------------------------------------------
-
-    async def _handle_audio(self, request: web.Request) -> web.StreamResponse:
-        track_id = request.match_info.get("track_id") or request.match_info["name"].removesuffix(".mp3")
-        track = self._tracks.get(track_id)
-        if track is None:
-            raise web.HTTPNotFound()
-        return await _stream_bytes(request, track.audio, "audio/mpeg")
-
-    async def _handle_image(self, request: web.Request) -> web.StreamResponse:
-        track = self._tracks.get(request.match_info["name"].removesuffix(".jpeg"))
-        if track is None:
-            raise web.HTTPNotFound()
-        return await _stream_bytes(request, track.image, "image/jpeg")
-
-    async def _handle_uploaded_file(self, request: web.Request) -> web.StreamResponse:
-        uploaded = self.uploads.get(request.match_info["upload_id"])
-        if uploaded is None or uploaded.file_name != request.match_info["name"]:
-            raise web.HTTPNotFound()
-        return web.FileResponse(uploaded.disk_path, headers={"Content-Type": uploaded.mime_type})
-
-
-async def _stream_bytes(request: web.Request, data: bytes, content_type: str) -> web.StreamResponse:
-    """Send in chunks with a Content-Length, as a CDN would, so clients exercise streamed reads."""
-    response = web.StreamResponse(headers={"Content-Type": content_type})
-    response.content_length = len(data)
-    await response.prepare(request)
-    if request.method != "HEAD":
-        view = memoryview(data)
-        for offset in range(0, len(data), _CHUNK):
-            await response.write(view[offset : offset + _CHUNK])
-    await response.write_eof()
-    return response
-
-
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"ID3", 0, "audio/mpeg"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"fLaC", 0, "audio/flac"),
-    (b"WAVE", 8, "audio/wav"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"ftyp", 4, "audio/mp4"),
-)
-
-
-def _sniff_mime(path: Path, file_name: str) -> str:
-    """The upload host auto-detects the type; content first, then the name."""
-    with path.open("rb") as handle:
-        head = handle.read(16)
-    for magic, offset, mime in _MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return mime
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return "audio/mpeg"
-    return mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        return envelope(request, 200, "success", self.credits)
