@@ -296,3 +296,26 @@ async def test_people_bot_blocked(storage: Storage) -> None:
     await storage.people.mark_bot_blocked(5)
     person = await storage.people.get(5)
     assert person is not None and person.bot_blocked
+
+
+async def test_urgent_writes_go_before_queued_ones() -> None:
+    from storage.db import PriorityLock
+
+    lock, order = PriorityLock(), []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with lock.hold():
+            await release.wait()
+
+    async def writer(name: str, urgent: bool) -> None:
+        async with lock.hold(urgent=urgent):
+            order.append(name)
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    waiters = [asyncio.create_task(writer(n, u)) for n, u in (("a", False), ("b", False), ("callback", True))]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, *waiters)
+    assert order == ["callback", "a", "b"]
