@@ -23,29 +23,10 @@ from aiohttp import web
 from bot.emulators.harness import RunningBot
 from bot.routes import setup_routes
 from bot.settings import Settings
+from tests.design_contract import DESIGN_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Design §3, copied here because tests must not read the shared design folder at run time.
-DESIGN_VARIABLES = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_URL",
-    "SUNO_API_KEY",
-    "SUNO_API_URL",
-    "SUNO_UPLOAD_URL",
-    "SUNO_MODEL",
-    "SUNO_POLL_INTERVAL",
-    "PUBLIC_URL",
-    "HOST",
-    "PORT",
-    "DATABASE_PATH",
-    "DATA_DIR",
-    "WEBHOOK_SECRET",
-    "ALLOWED_USER_IDS",
-    "ADMIN_USER_IDS",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-)
 # Routes Telegram and the provider must reach from the internet (design §5); /metrics is the operator's.
 PUBLIC_ROUTES = {"/telegram", "/callbacks/{token}", "/files/{token}", "/healthz"}
 PRIVATE_ROUTES = {"/metrics"}

@@ -7,26 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.settings import ConfigError, Settings, load_settings
+from tests.design_contract import DESIGN_VARIABLES
 
-_VARIABLES = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_URL",
-    "SUNO_API_KEY",
-    "SUNO_API_URL",
-    "SUNO_UPLOAD_URL",
-    "SUNO_MODEL",
-    "SUNO_POLL_INTERVAL",
-    "PUBLIC_URL",
-    "HOST",
-    "PORT",
-    "DATABASE_PATH",
-    "DATA_DIR",
-    "WEBHOOK_SECRET",
-    "ALLOWED_USER_IDS",
-    "ADMIN_USER_IDS",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-)
+_VARIABLES = DESIGN_VARIABLES
 TOKEN = "123456789:ABCdef_ghi-JKL"
 
 
