@@ -19,12 +19,14 @@ from pathlib import Path
 
 from bench.common import (
     EmulatorProcess,
+    bench_parser,
     bot_against,
     peak_rss_mb,
     publish,
     quiet_logs,
     reset_peak_rss,
     rss_mb,
+    run_bench,
     table,
 )
 
@@ -102,15 +104,11 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--people", type=int, default=10)
     parser.add_argument("--megabytes", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=110.0)
-    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
-    parser.add_argument("--no-write", action="store_true")
-    raise SystemExit(asyncio.run(run(parser.parse_args())))
+    run_bench(parser, run)
 
 
 if __name__ == "__main__":

@@ -31,12 +31,14 @@ from pathlib import Path
 
 from bench.common import (
     EmulatorProcess,
+    bench_parser,
     bot_against,
     peak_rss_mb,
     publish,
     quiet_logs,
     reset_peak_rss,
     rss_mb,
+    run_bench,
     table,
 )
 
@@ -142,18 +144,14 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which people start")
     parser.add_argument("--budget", type=int, default=100, help="provider requests per window")
     parser.add_argument("--budget-window", type=float, default=5.0)
     parser.add_argument("--stage-delays", default="0.2,0.4,0.6")
     parser.add_argument("--timeout", type=float, default=110.0)
-    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
-    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
-    raise SystemExit(asyncio.run(run(parser.parse_args())))
+    run_bench(parser, run)
 
 
 if __name__ == "__main__":

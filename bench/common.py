@@ -6,6 +6,7 @@ so `time.process_time()` and the peak resident set size (VmHWM) measured here ar
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -218,3 +219,15 @@ async def bot_against(emulators: EmulatorProcess, data_dir: Path, **overrides: A
     )
     async with running_bot(settings) as running:
         yield running
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The command line every benchmark shares: its own options are added by the caller."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(RESULTS), help="the Markdown file to update")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave the results file alone")
+    return parser
+
+
+def run_bench(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Any]) -> None:
+    raise SystemExit(asyncio.run(run(parser.parse_args())))

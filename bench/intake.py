@@ -27,7 +27,17 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.common import EmulatorProcess, bot_against, fmt_ms, percentile, publish, quiet_logs, table
+from bench.common import (
+    EmulatorProcess,
+    bench_parser,
+    bot_against,
+    fmt_ms,
+    percentile,
+    publish,
+    quiet_logs,
+    run_bench,
+    table,
+)
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -212,17 +222,13 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--callbacks", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
-    parser.add_argument("--no-write", action="store_true")
-    raise SystemExit(asyncio.run(run(parser.parse_args())))
+    run_bench(parser, run)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,17 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import EmulatorProcess, bot_against, fmt_ms, percentile, publish, quiet_logs, table
+from bench.common import (
+    EmulatorProcess,
+    bench_parser,
+    bot_against,
+    fmt_ms,
+    percentile,
+    publish,
+    quiet_logs,
+    run_bench,
+    table,
+)
 
 LABELS = {"text": "Lyrics ready", "first": "First track ready"}
 
@@ -130,14 +140,10 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0, help="callbacks per second overall")
-    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
-    parser.add_argument("--no-write", action="store_true")
-    raise SystemExit(asyncio.run(run(parser.parse_args())))
+    run_bench(parser, run)
 
 
 if __name__ == "__main__":
