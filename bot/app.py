@@ -12,7 +12,6 @@ import aiohttp
 from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.ext import Application, ContextTypes
-from telegram.request import HTTPXRequest
 
 from bot.audio_intake import AudioIntake
 from bot.delivery import TrackDelivery
@@ -28,6 +27,7 @@ from bot.signing import Signer
 from bot.sliding_window import SlidingWindowBudget
 from bot.task_service import TaskService
 from bot.telegram_pacing import ChatPacer
+from bot.telegram_request import AiohttpRequest
 from bot.telegram_upload import AudioUploader
 from handlers import register_handlers
 from storage.store import Storage
@@ -51,9 +51,11 @@ def build_telegram(settings: Settings, pacer: ChatPacer) -> Application:  # type
         # several updates are handled at once so one person never holds up another.
         .concurrent_updates(16)
         .request(
-            HTTPXRequest(connection_pool_size=64, read_timeout=30, write_timeout=60, media_write_timeout=120)
+            AiohttpRequest(
+                connection_pool_size=64, read_timeout=30, write_timeout=60, media_write_timeout=120
+            )
         )
-        .get_updates_request(HTTPXRequest(read_timeout=60))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=60))
     )
     if settings.webhook_mode:
         builder = builder.updater(None)

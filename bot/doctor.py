@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 import aiohttp
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.request import HTTPXRequest
 
 from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError, ProviderUnavailable
 from bot.settings import Settings
 from bot.sliding_window import SlidingWindowBudget
+from bot.telegram_request import AiohttpRequest
 from storage.db import latest_version
 
 OK, FAIL, NOTE, SKIP = "✓", "✗", "!", "–"
@@ -140,8 +140,8 @@ def _telegram_bot(settings: Settings) -> Bot:
         settings.telegram_bot_token.get_secret_value(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
-        request=HTTPXRequest(connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5),
-        get_updates_request=HTTPXRequest(connect_timeout=5, read_timeout=10, pool_timeout=5),
+        request=AiohttpRequest(connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5),
+        get_updates_request=AiohttpRequest(connect_timeout=5, read_timeout=10, pool_timeout=5),
     )
 
 
