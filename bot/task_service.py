@@ -279,9 +279,13 @@ class TaskService:
         # The task must exist and not belong to another provider task: checked as the event is stored,
         # so nothing is stored for a callback that is refused.
         payload = body.decode("utf-8", "replace")
+        digest = _digest(task_id, payload)
+        # Providers retry: a payload applied before is stored (every callback is), but as applied already.
+        repeat = digest in self._applied_payloads
+        now = self._now()
         try:
             event_id = await self._storage.events.add(
-                NewEvent(task_id, "callback", snapshot.stage, payload, self._now()),
+                NewEvent(task_id, "callback", snapshot.stage, payload, now, now if repeat else None),
                 provider_task_id=snapshot.task_id,
             )
         except EventRejected as rejected:
@@ -290,17 +294,20 @@ class TaskService:
                 raise CallbackRejected(404, "unknown task") from None
             self._metrics.callbacks.labels(result="mismatch").inc()
             raise CallbackRejected(403, "callback for another task") from None
-        self._metrics.callbacks.labels(result="stored").inc()
-        self._queue_stored(event_id, task_id, snapshot, payload)
+        if repeat:
+            self._metrics.callbacks.labels(result="repeat").inc()
+        else:
+            self._metrics.callbacks.labels(result="stored").inc()
+            self._queue_stored(_Stored(event_id, task_id, snapshot, digest))
         return event_id
 
-    def _queue_stored(self, event_id: int, task_id: int, snapshot: ProviderSnapshot, payload: str) -> None:
+    def _queue_stored(self, stored: _Stored) -> None:
         """Hand a committed event to the applier, already parsed: it need not be read back or parsed again.
 
         The queue is only a shortcut: the event is in storage, unapplied, and a restart applies it from
         there (`_reload_stored`).
         """
-        self._stored.append(_Stored(event_id, task_id, snapshot, _digest(task_id, payload)))
+        self._stored.append(stored)
         self._wake_applier()
 
     def _wake_applier(self, *, from_storage: bool = False) -> None:
@@ -336,6 +343,7 @@ class TaskService:
         tasks = {t.id: t for t in await self._storage.tasks.many({e.task_id for e in batch})}
         changes: list[Change] = []
         ignored: list[int] = []
+        fresh: dict[tuple[int, bytes], None] = {}  # payloads applied by this batch
         waiting = False
         for event in batch:
             task = tasks[event.task_id]
@@ -357,7 +365,11 @@ class TaskService:
             # Providers repeat themselves: a report of an earlier stage than the task's, or the very payload
             # applied before, changes nothing (an apply merges tracks only from reports at or above the
             # task's stage), so it is only marked applied.
-            if snapshot.stage.rank < task.stage.rank or event.digest in self._applied_payloads:
+            if (
+                snapshot.stage.rank < task.stage.rank
+                or event.digest in self._applied_payloads
+                or event.digest in fresh
+            ):
                 ignored.append(event.event_id)
                 continue
             changes.append(
@@ -370,11 +382,14 @@ class TaskService:
                     snapshot.error_message,
                 )
             )
-            self._remember_payload(event.digest)
+            fresh[event.digest] = None
         if waiting:
             self._reload_stored_later = True
         if changes or ignored:
             applied = await self._storage.tasks.apply_batch(changes, now=self._now(), ignored=ignored)
+            # Only once committed: a repeat of these payloads is then stored as applied (accept_callback).
+            for digest in fresh:
+                self._remember_payload(digest)
             self._show_applied(applied)
         return bool(self._stored)
 
@@ -440,7 +455,7 @@ class TaskService:
         event_id = await self._storage.events.add(
             NewEvent(task.id, "poll", snapshot.stage, payload, self._now())
         )
-        self._queue_stored(event_id, task.id, snapshot, payload)
+        self._queue_stored(_Stored(event_id, task.id, snapshot, _digest(task.id, payload)))
 
     async def refresh_queue_forever(self) -> None:
         """Keep each waiting person's place in the queue current, sparingly.

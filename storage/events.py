@@ -28,6 +28,9 @@ class NewEvent:
     stage: Stage
     payload: str
     received_at: float
+    # Set when the event is known, as it is stored, to change nothing (a repeat of a payload already
+    # applied): it is stored as applied, so nobody has to read it back and mark it later.
+    applied_at: float | None = None
 
 
 class EventRepository:
@@ -109,15 +112,15 @@ class EventRepository:
                 if stored is not None and stored != expected:
                     results[index] = EventRejected("mismatch")
                     continue
-            rows.append((e.task_id, e.source, e.stage.value, e.payload, e.received_at))
+            rows.append((e.task_id, e.source, e.stage.value, e.payload, e.received_at, e.applied_at))
         ids: list[int] = []
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
             # One statement is one atomic, durable commit in autocommit mode: a single trip to the
             # database thread stores the whole batch.
-            values = ",".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+            values = ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
             returned = await self._db.write_returning(
-                "INSERT INTO events (task_id, source, stage, payload, received_at) "
+                "INSERT INTO events (task_id, source, stage, payload, received_at, applied_at) "
                 f"VALUES {values} RETURNING id",
                 [value for row in chunk for value in row],
                 urgent=True,  # somebody waits for this commit to answer 200: it goes before other writes

@@ -79,6 +79,30 @@ async def test_duplicated_callbacks_deliver_each_track_once(
     assert telegram.violations == []
 
 
+async def test_a_late_retry_is_stored_as_applied_and_changes_nothing(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator, http: aiohttp.ClientSession
+) -> None:
+    await generate(telegram)
+    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=15)
+    await all_callbacks_answered(provider)
+    await bot.services.tasks.idle()
+    calls_before = len(telegram.requests)
+    complete = next(c for c in provider.last_task.callbacks if c.stage == "complete")
+
+    async with http.post(provider.last_task.callback_url, json=complete.payload) as response:
+        assert response.status == 200  # acknowledged like any callback...
+
+    db = bot.services.storage.db
+    last = await db.fetchone("SELECT stage, applied_at FROM events ORDER BY id DESC LIMIT 1")
+    assert last is not None and last["stage"] == "complete"
+    assert last["applied_at"] is not None  # ...stored, and already marked applied: nothing to redo
+    await bot.services.tasks.idle()
+    assert len(telegram.requests) == calls_before  # no edit, no second audio
+    metrics = bot.services.metrics.render().decode()
+    assert 'bot_callbacks_total{result="repeat"} 1.0' in metrics
+    await assert_delivered_once(bot, telegram)
+
+
 async def test_reordered_callbacks_end_complete(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
