@@ -72,7 +72,12 @@ class SlidingWindowBudget:
         return max(0.0, self._released[0] - now) if self._released else self.window
 
     def _wake(self) -> None:
-        self._timer = None
+        # Called by the timer and directly (a new waiter, a release, a waiter leaving): a direct call must
+        # drop the pending timer, or every such call would leave one more timer re-arming itself for as
+        # long as anybody waits (a storm of wake-ups under load).
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         now = time.monotonic()
         for priority in sorted(self._queues):
             queue = self._queues[priority]
@@ -110,11 +115,17 @@ class SlidingWindowBudget:
                 self._wake()  # a waiter that blocked those behind it left
             raise
 
-    def release(self) -> None:
-        """The response arrived (or the request failed): the slot frees `window` seconds from now."""
+    def release(self, *, unused: bool = False) -> None:
+        """The response arrived (or the request failed): the slot frees `window` seconds from now.
+
+        `unused`: nothing was sent with the slot, so it is free again at once.
+        """
         self._in_flight -= 1
-        self._released.append(time.monotonic() + self.window)
-        if self._queues and self._timer is None:
+        if not unused:
+            self._released.append(time.monotonic() + self.window)
+            if self._queues and self._timer is None:
+                self._wake()
+        elif self._queues:
             self._wake()
 
     @asynccontextmanager

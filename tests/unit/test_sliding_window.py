@@ -128,3 +128,39 @@ async def test_slot_releases_on_error() -> None:
 def test_invalid_budgets(limit: int, window: float) -> None:
     with pytest.raises(ValueError):
         SlidingWindowBudget(limit, window)
+
+
+async def test_waiters_do_not_multiply_the_wake_up_timers() -> None:
+    """Each direct wake-up replaces the pending timer instead of adding one more (a timer storm)."""
+    budget = SlidingWindowBudget(1, 0.05)
+    await budget.acquire()
+    budget.release()
+    wakes = 0
+    original = budget._wake
+
+    def counting() -> None:
+        nonlocal wakes
+        wakes += 1
+        original()
+
+    budget._wake = counting  # type: ignore[method-assign]
+    waiters = []
+    for _ in range(50):  # every new waiter wakes the budget directly, while a timer is pending
+        waiters.append(asyncio.create_task(budget.acquire(priority=2)))
+        await asyncio.sleep(0)
+    for waiter in waiters[1:]:
+        waiter.cancel()
+    await asyncio.wait_for(waiters[0], 1)
+    await asyncio.gather(*waiters[1:], return_exceptions=True)
+    await asyncio.sleep(0.2)  # several windows: a leaked timer would keep firing
+    # 50 arrivals + 49 departures wake it directly, the freed slot once more; leaked timers would add
+    # a wake-up each at every later release.
+    assert wakes <= 110, wakes
+
+
+async def test_an_unused_slot_is_free_at_once() -> None:
+    budget = SlidingWindowBudget(1, 10.0)
+    await budget.acquire()
+    budget.release(unused=True)
+    assert budget.free_now() == 1
+    await asyncio.wait_for(budget.acquire(), 0.1)
