@@ -18,6 +18,7 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from bot.telegram_pacing import PREEMPTIBLE, Preemptible
@@ -27,11 +28,13 @@ log = logging.getLogger(__name__)
 ShowProgress = Callable[[int], Awaitable[None]]
 DeliverNext = Callable[[int], Awaitable[bool]]  # returns True while the task has more to deliver
 ChatGone = Callable[[int, BaseException], Awaitable[bool]]  # True when the chat can no longer be reached
+# Waits for the chat's turn to send before an optional progress step renders (ChatPacer.ahead).
+SlotsAhead = Callable[[int], AbstractAsyncContextManager[None]]
 
 
 @dataclass
 class _ChatWork:
-    progress: dict[int, None] = field(default_factory=dict)  # ordered set of task ids
+    progress: dict[int, bool] = field(default_factory=dict)  # task id -> optional, in order
     deliveries: dict[int, None] = field(default_factory=dict)
     worker: asyncio.Task[None] | None = None
     step: asyncio.Task[None] | None = None  # the progress step under way, while it is pre-emptible
@@ -46,18 +49,29 @@ class _ChatWork:
 
 class Outbox:
     def __init__(
-        self, *, show_progress: ShowProgress, deliver_next: DeliverNext, chat_gone: ChatGone
+        self,
+        *,
+        show_progress: ShowProgress,
+        deliver_next: DeliverNext,
+        chat_gone: ChatGone,
+        slots_ahead: SlotsAhead | None = None,
     ) -> None:
         self._show_progress = show_progress
+        self._slots_ahead = slots_ahead
         self._deliver_next = deliver_next
         self._chat_gone = chat_gone
         self._chats: dict[int, _ChatWork] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def progress(self, chat_id: int, task_id: int) -> None:
+    def progress(self, chat_id: int, task_id: int, *, optional: bool = False) -> None:
+        """Show the task's newest state. `optional`: an intermediate state that may be skipped or wait.
+
+        An optional step first waits for its turn to send (`slots_ahead`), then renders: while many chats
+        wait for Telegram's budget, none of them renders a state that is overtaken before it is sent.
+        """
         work = self._work(chat_id)
-        work.progress[task_id] = None
+        work.progress[task_id] = work.progress.get(task_id, True) and optional
         work.preempt()
         self._ensure_worker(chat_id)
 
@@ -94,11 +108,11 @@ class Outbox:
         if work.worker is None or work.worker.done():
             work.worker = asyncio.create_task(self._run(chat_id, work), name=f"outbox-{chat_id}")
 
-    async def _progress_step(self, work: _ChatWork, task_id: int) -> None:
+    async def _progress_step(self, chat_id: int, work: _ChatWork, task_id: int, optional: bool) -> None:
         flag = Preemptible()
         context = contextvars.copy_context()
         context.run(PREEMPTIBLE.set, flag)
-        step = asyncio.create_task(self._show_progress(task_id), context=context)
+        step = asyncio.create_task(self._show(chat_id, task_id, optional), context=context)
         work.step, work.step_flag, work.preempted = step, flag, False
         try:
             await step
@@ -107,10 +121,17 @@ class Outbox:
             if not work.preempted or (current is not None and current.cancelling()):
                 raise
             # Overtaken while it waited for a slot: show the newest state after the newer work.
-            work.progress[task_id] = None
+            work.progress[task_id] = work.progress.get(task_id, True) and optional
         finally:
             work.step = work.step_flag = None
             work.preempted = False
+
+    async def _show(self, chat_id: int, task_id: int, optional: bool) -> None:
+        if optional and self._slots_ahead is not None:
+            async with self._slots_ahead(chat_id):
+                await self._show_progress(task_id)
+        else:
+            await self._show_progress(task_id)
 
     async def _run(self, chat_id: int, work: _ChatWork) -> None:
         try:
@@ -118,8 +139,8 @@ class Outbox:
                 try:
                     if work.progress:
                         task_id = next(iter(work.progress))
-                        del work.progress[task_id]
-                        await self._progress_step(work, task_id)
+                        optional = work.progress.pop(task_id)
+                        await self._progress_step(chat_id, work, task_id, optional)
                     else:
                         task_id = next(iter(work.deliveries))
                         if not await self._deliver_next(task_id):

@@ -121,8 +121,12 @@ class TaskService:
         self._reload_stored_later = False
         self._apply_requested = False
         self._credits_alert_sent = False
+        pacer = getattr(bot, "rate_limiter", None)
         self.outbox = Outbox(
-            show_progress=self._show_progress, deliver_next=self._deliver_next, chat_gone=self._chat_gone
+            show_progress=self._show_progress,
+            deliver_next=self._deliver_next,
+            chat_gone=self._chat_gone,
+            slots_ahead=pacer.ahead if isinstance(pacer, ChatPacer) else None,
         )
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -399,7 +403,9 @@ class TaskService:
             if result.changed:
                 log.info("task %s: %s -> %s", task.id, result.previous.value, task.stage.value)
                 self._stage_metrics(task)
-                self.outbox.progress(task.chat_id, task.id)
+                # An edit of an existing message to an intermediate stage may wait or be skipped.
+                optional = task.progress_message_id is not None and not task.stage.terminal
+                self.outbox.progress(task.chat_id, task.id, optional=optional)
             if task.stage is Stage.COMPLETE:
                 self.outbox.deliver(task.chat_id, task.id)
 

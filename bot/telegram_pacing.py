@@ -13,6 +13,11 @@ Calls have a priority, carried by PTB's `rate_limit_args` (an int there still me
   more than `low_reserve` global slots are free, and while it waits for its slots it can be pre-empted:
   the outbox cancels it when newer work for the chat arrives (see `Preemptible`), so the newest state
   wins and intermediate states yield to mandatory calls instead of competing with them.
+
+An optional edit can also take its slots *before* it decides what to say (`ahead`): the wait comes
+first, then the newest state is read and rendered once, and the next call to that chat inside the block
+spends the slots already held. Hundreds of chats waiting for the global budget then cost nothing while
+they wait, instead of each rendering a state that is overtaken before it can be sent.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -71,6 +77,18 @@ class Preemptible:
 
 
 PREEMPTIBLE: contextvars.ContextVar[Preemptible | None] = contextvars.ContextVar("preemptible", default=None)
+
+
+@dataclass
+class _Held:
+    """Slots taken by `ChatPacer.ahead` for the next call to one chat."""
+
+    chat_id: int | str
+    chat: SlidingWindowBudget
+    spent: bool = False
+
+
+_HELD: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("held_slots", default=None)
 
 
 class ChatPacer(BaseRateLimiter[int | Pace]):
@@ -123,6 +141,38 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
                 return
             await asyncio.sleep(max(delay, 0.01))
 
+    @asynccontextmanager
+    async def ahead(self, chat_id: int | str) -> AsyncIterator[None]:
+        """Wait for this chat's slot and a low-priority global slot before deciding what to send.
+
+        The next call to `chat_id` inside the block spends them without waiting; if none is made, they
+        are returned unused (free at once, since nothing was sent). While it waits this is pre-emptible
+        like a LOW call.
+        """
+        chat = self._chat_budget(chat_id)
+        preemptible = PREEMPTIBLE.get()
+        if preemptible is not None:
+            preemptible.waiting = True
+        try:
+            await chat.acquire()
+            try:
+                await self._global.acquire(priority=Priority.LOW, reserve=self._low_reserve)
+            except BaseException:
+                chat.release(unused=True)
+                raise
+        finally:
+            if preemptible is not None:
+                preemptible.waiting = False
+        held = _Held(chat_id, chat)
+        token = _HELD.set(held)
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+            if not held.spent:
+                self._global.release(unused=True)
+                chat.release(unused=True)
+
     @property
     def global_waiting(self) -> int:
         return self._global.waiting
@@ -153,22 +203,30 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         if priority is Priority.NORMAL and endpoint in _UPLOADS:
             priority = Priority.UPLOAD
         reserve = self._low_reserve if priority is Priority.LOW else 0
-        chat = self._chat_budget(chat_id)
+        held = _HELD.get()
+        prepaid = held is not None and not held.spent and held.chat_id == chat_id
         preemptible = PREEMPTIBLE.get() if priority is Priority.LOW else None
-        if preemptible is not None:
-            preemptible.waiting = True
-        try:
-            await chat.acquire()
-        finally:
+        if held is not None and prepaid:
+            held.spent = True  # this call owns the held slots now, and releases them as its own
+            chat = held.chat
+        else:
+            chat = self._chat_budget(chat_id)
             if preemptible is not None:
-                preemptible.waiting = False
+                preemptible.waiting = True
+            try:
+                await chat.acquire()
+            finally:
+                if preemptible is not None:
+                    preemptible.waiting = False
         # The chat's slot is held across retries: a 429 pauses this chat only.
         try:
             for attempt in range(retries + 1):
                 if preemptible is not None:
                     preemptible.waiting = True
                 try:
-                    await self._global.acquire(priority=priority, reserve=reserve)
+                    if not prepaid:
+                        await self._global.acquire(priority=priority, reserve=reserve)
+                    prepaid = False  # a retry waits for a new global slot like any call
                 finally:
                     if preemptible is not None:
                         preemptible.waiting = False

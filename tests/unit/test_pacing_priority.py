@@ -118,3 +118,108 @@ async def test_outbox_preempts_a_waiting_edit_and_shows_the_newest_state_after_d
     await asyncio.wait_for(outbox.wait_idle(), 3)
     assert seen == ["message", "edit:complete", "audio"]
     assert delivered == [1]
+
+
+# ---- slots taken ahead: wait first, render once -------------------------------------------------
+
+
+async def test_a_call_inside_ahead_spends_the_held_slots_without_waiting_again() -> None:
+    pacer = ChatPacer(global_per_second=1, per_chat_interval=10.0)
+    calls: list[str] = []
+
+    async def callback(name: str) -> dict[str, Any]:
+        calls.append(name)
+        return {"ok": True}
+
+    async with pacer.ahead(7):
+        # Both budgets are exhausted now (1 per second, 1 per 10 s for the chat), yet the call goes at once.
+        await asyncio.wait_for(
+            pacer.process_request(callback, ("edit",), {}, "editMessageText", {"chat_id": 7}, Pace.low()),
+            0.5,
+        )
+    assert calls == ["edit"]
+    # The slot was spent like any call: the chat's next call has to wait for its interval.
+    late = asyncio.create_task(
+        pacer.process_request(callback, ("next",), {}, "sendMessage", {"chat_id": 7}, None)
+    )
+    await asyncio.sleep(0.05)
+    assert not late.done()
+    late.cancel()
+    await asyncio.gather(late, return_exceptions=True)
+
+
+async def test_slots_held_ahead_and_not_used_are_free_again_at_once() -> None:
+    pacer = ChatPacer(global_per_second=1, per_chat_interval=10.0)
+    async with pacer.ahead(7):
+        pass  # the state needed no edit after all: nothing was sent
+    calls: list[str] = []
+
+    async def callback(name: str) -> dict[str, Any]:
+        calls.append(name)
+        return {"ok": True}
+
+    await asyncio.wait_for(
+        pacer.process_request(callback, ("now",), {}, "sendMessage", {"chat_id": 7}, None), 0.5
+    )
+    assert calls == ["now"]
+
+
+async def test_a_second_call_inside_ahead_waits_its_turn_instead_of_deadlocking() -> None:
+    pacer = ChatPacer(per_chat_interval=0.1)
+    calls: list[str] = []
+
+    async def callback(name: str) -> dict[str, Any]:
+        calls.append(name)
+        return {"ok": True}
+
+    async with pacer.ahead(3):
+        await pacer.process_request(callback, ("edit",), {}, "editMessageText", {"chat_id": 3}, None)
+        await asyncio.wait_for(
+            pacer.process_request(callback, ("resend",), {}, "sendMessage", {"chat_id": 3}, None), 1
+        )
+    assert calls == ["edit", "resend"]
+
+
+async def test_waiting_ahead_is_preemptible_and_renders_nothing() -> None:
+    pacer = ChatPacer(per_chat_interval=0.3)
+    seen: list[str] = []
+    renders: list[str] = []
+    state = {"stage": "text"}
+
+    async def call(name: str) -> dict[str, Any]:
+        seen.append(name)
+        return {"ok": True}
+
+    async def show_progress(task_id: int) -> None:
+        renders.append(state["stage"])  # what an optional step reads and renders, once its turn came
+        pace = Pace.low() if state["stage"] != "complete" else None
+        await pacer.process_request(
+            call, (f"edit:{state['stage']}",), {}, "editMessageText", {"chat_id": 5}, pace
+        )
+
+    async def deliver_next(task_id: int) -> bool:
+        await pacer.process_request(call, ("audio",), {}, "sendAudio", {"chat_id": 5}, None)
+        return False
+
+    async def chat_gone(chat_id: int, error: BaseException) -> bool:
+        return False
+
+    outbox = Outbox(
+        show_progress=show_progress,
+        deliver_next=deliver_next,
+        chat_gone=chat_gone,
+        slots_ahead=pacer.ahead,
+    )
+    await pacer.process_request(call, ("message",), {}, "sendMessage", {"chat_id": 5}, None)
+    outbox.progress(5, 1, optional=True)  # waits for the chat's second before rendering anything
+    await asyncio.sleep(0.05)
+    assert renders == []
+    state["stage"] = "first"
+    outbox.progress(5, 1, optional=True)  # overtaken while waiting: cancelled, nothing was rendered
+    await asyncio.sleep(0.05)
+    state["stage"] = "complete"
+    outbox.progress(5, 1)  # the final state is mandatory
+    outbox.deliver(5, 1)
+    await asyncio.wait_for(outbox.wait_idle(), 3)
+    assert renders == ["complete"]
+    assert seen == ["message", "edit:complete", "audio"]
