@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 512 * 1024  # two tracks of metadata are a few kB; anything near this is not a callback
 MAX_UPDATE_BYTES = 1024 * 1024
+_OK = b'{"ok": true}'
 
 
 async def telegram_update(request: web.Request) -> web.Response:
@@ -42,6 +43,8 @@ async def telegram_update(request: web.Request) -> web.Response:
 
 async def read_bounded(request: web.Request, limit: int) -> bytes:
     """The whole body, or 413 as soon as it passes `limit` (a chunked body has no Content-Length to check)."""
+    if request.content_length is not None and request.content_length <= limit:
+        return await request.read()  # its length is known and small: read in one go
     body = bytearray()
     async for chunk in request.content.iter_any():
         body += chunk
@@ -66,7 +69,7 @@ async def provider_callback(request: web.Request) -> web.Response:
     except CallbackRejected as rejected:
         log.warning("callback for task %s rejected: %s", task_id, rejected)
         return web.json_response({"ok": False, "error": str(rejected)}, status=rejected.status)
-    return web.json_response({"ok": True})
+    return web.Response(body=_OK, content_type="application/json")
 
 
 async def uploaded_file(request: web.Request) -> web.StreamResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import time
 
@@ -26,7 +25,7 @@ class Signer:
 
     def _mac(self, purpose: str, *parts: object) -> str:
         message = ":".join([purpose, *map(str, parts)]).encode()
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        digest = hmac.digest(self._key, message, "sha256")  # the one-shot C path: callbacks check one each
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:_MAC_LENGTH]
 
     def derive(self, purpose: str) -> str:

@@ -121,6 +121,11 @@ class TaskService:
         self._reload_stored_later = False
         self._apply_requested = False
         self._credits_alert_sent = False
+        # One child per outcome, made once: labels() is a locked dict lookup on every callback otherwise.
+        self._callback_counters = {
+            result: metrics.callbacks.labels(result=result)
+            for result in ("stored", "repeat", "malformed", "unknown_task", "mismatch")
+        }
         pacer = getattr(bot, "rate_limiter", None)
         self.outbox = Outbox(
             show_progress=self._show_progress,
@@ -275,18 +280,19 @@ class TaskService:
 
     async def accept_callback(self, task_id: int, body: bytes) -> int:
         """Store a callback durably (before it is acknowledged) and apply it in the background."""
+        counted = self._callback_counters
         try:
-            snapshot = ProviderSnapshot.from_callback(json.loads(body))
+            payload = body.decode("utf-8")  # JSON between systems is UTF-8 (RFC 8259 §8.1)
+            snapshot = ProviderSnapshot.from_callback(json.loads(payload))
         except (ValueError, ValidationError, RecursionError) as error:  # RecursionError: absurdly nested JSON
-            self._metrics.callbacks.labels(result="malformed").inc()
+            counted["malformed"].inc()
             raise CallbackRejected(400, f"malformed callback: {type(error).__name__}") from None
-        # The task must exist and not belong to another provider task: checked as the event is stored,
-        # so nothing is stored for a callback that is refused.
-        payload = body.decode("utf-8", "replace")
-        digest = _digest(task_id, payload)
+        digest = _digest(task_id, body)
         # Providers retry: a payload applied before is stored (every callback is), but as applied already.
         repeat = digest in self._applied_payloads
         now = self._now()
+        # The task must exist and not belong to another provider task: checked as the event is stored,
+        # so nothing is stored for a callback that is refused.
         try:
             event_id = await self._storage.events.add(
                 NewEvent(task_id, "callback", snapshot.stage, payload, now, now if repeat else None),
@@ -294,14 +300,14 @@ class TaskService:
             )
         except EventRejected as rejected:
             if rejected.reason == "unknown":
-                self._metrics.callbacks.labels(result="unknown_task").inc()
+                counted["unknown_task"].inc()
                 raise CallbackRejected(404, "unknown task") from None
-            self._metrics.callbacks.labels(result="mismatch").inc()
+            counted["mismatch"].inc()
             raise CallbackRejected(403, "callback for another task") from None
         if repeat:
-            self._metrics.callbacks.labels(result="repeat").inc()
+            counted["repeat"].inc()
         else:
-            self._metrics.callbacks.labels(result="stored").inc()
+            counted["stored"].inc()
             self._queue_stored(_Stored(event_id, task_id, snapshot, digest))
         return event_id
 
@@ -339,7 +345,7 @@ class TaskService:
             for event in await self._storage.events.unapplied(limit=100_000):
                 snapshot = _parse_event(event)
                 self._stored.append(
-                    _Stored(event.id, event.task_id, snapshot, _digest(event.task_id, event.payload))
+                    _Stored(event.id, event.task_id, snapshot, _digest(event.task_id, event.payload.encode()))
                 )
         if not self._stored:
             return False
@@ -461,7 +467,7 @@ class TaskService:
         event_id = await self._storage.events.add(
             NewEvent(task.id, "poll", snapshot.stage, payload, self._now())
         )
-        self._queue_stored(_Stored(event_id, task.id, snapshot, _digest(task.id, payload)))
+        self._queue_stored(_Stored(event_id, task.id, snapshot, _digest(task.id, payload.encode())))
 
     async def refresh_queue_forever(self) -> None:
         """Keep each waiting person's place in the queue current, sparingly.
@@ -593,8 +599,8 @@ class _Stored:
     digest: tuple[int, bytes]
 
 
-def _digest(task_id: int, payload: str) -> tuple[int, bytes]:
-    return task_id, hashlib.blake2b(payload.encode(), digest_size=16).digest()
+def _digest(task_id: int, payload: bytes) -> tuple[int, bytes]:
+    return task_id, hashlib.blake2b(payload, digest_size=16).digest()
 
 
 def _parse_event(event: Event) -> ProviderSnapshot | None:
