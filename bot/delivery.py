@@ -59,7 +59,8 @@ class TrackDelivery:
         self._metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def send(self, task: Task, track: Track, texts: Texts) -> Message:
+    async def send(self, task: Task, track: Track, texts: Texts, *, followers: int = 0) -> Message:
+        """Download the track and send it as audio; `followers`: tracks of the chat still to come after it."""
         async with self._slots:
             started = time.monotonic()
             self._tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -88,6 +89,7 @@ class TrackDelivery:
                     caption=caption or None,
                     thumbnail=thumbnail,
                     reply_markup=extend_button(texts, track),
+                    followers=followers,
                 )
                 self._metrics.delivered_tracks.inc()
                 self._metrics.delivery_bytes.inc(size)

@@ -42,8 +42,11 @@ class _ChatWork:
     preempted: bool = False
 
     def preempt(self) -> None:
-        if self.step is not None and self.step_flag is not None and self.step_flag.waiting:
-            self.preempted = True
+        if self.step is None or self.step_flag is None:
+            return
+        self.preempted = True
+        self.step_flag.overtaken = True  # if it is not waiting yet, it gives way when it starts to
+        if self.step_flag.waiting:
             self.step.cancel()
 
 

@@ -60,6 +60,7 @@ TASK_TIMEOUT_SECONDS = 30 * 60
 CODE_TIMEOUT = 408
 FILE_TOKEN_TTL = 3600.0
 APPLY_GATHER_SECONDS = 0.01
+TRACKS_PER_TASK = 2  # the provider makes two songs for every generation, cover or extension
 APPLIED_PAYLOADS_KEPT = 20_000
 QUEUE_REFRESH_SECONDS = 5.0
 
@@ -534,17 +535,28 @@ class TaskService:
         text = render_progress(
             task, texts, now=self._now(), queue_position=self.queue_position(task_id), track_count=len(tracks)
         )
+        paced = isinstance(getattr(self._bot, "rate_limiter", None), ChatPacer)
         if task.progress_message_id is None:
-            message = await self._bot.send_message(task.chat_id, text)
+            # Everything else this task will send to the chat comes after this message, a second apart:
+            # the final state and the tracks (or, if it is already over, what is left of them).
+            if task.stage.terminal:
+                followers = sum(1 for t in tracks if t.sent_at is None and t.audio_url)
+            else:
+                followers = 1 + TRACKS_PER_TASK
+            pacing_first = {"rate_limit_args": Pace.leading(followers)} if paced and followers else {}
+            message = await self._bot.send_message(task.chat_id, text, **pacing_first)
             await self._storage.tasks.set_progress(task_id, message_id=message.message_id, text=text)
             return
         if text == task.progress_text:
             return
         # An intermediate state yields to mandatory calls (it may be overtaken: the outbox then shows the
-        # newest state); the final state is always shown at normal priority.
+        # newest state); the final state is always shown, before any upload when the tracks follow it.
         pacing: dict[str, Any] = {}
-        if not task.stage.terminal and isinstance(getattr(self._bot, "rate_limiter", None), ChatPacer):
-            pacing = {"rate_limit_args": Pace.low()}
+        if paced:
+            if not task.stage.terminal:
+                pacing = {"rate_limit_args": Pace.low()}
+            elif unsent := sum(1 for t in tracks if t.sent_at is None and t.audio_url):
+                pacing = {"rate_limit_args": Pace.leading(unsent)}  # the tracks follow it
         try:
             await self._bot.edit_message_text(
                 text, chat_id=task.chat_id, message_id=task.progress_message_id, **pacing
@@ -572,7 +584,7 @@ class TaskService:
         if isinstance(pacer, ChatPacer):
             # Spend the chat's one-second wait before taking one of the few delivery (memory) slots.
             await pacer.wait_ready(task.chat_id)
-        message = await self._delivery.send(task, track, texts)
+        message = await self._delivery.send(task, track, texts, followers=len(pending) - 1)
         file_id = message.audio.file_id if message.audio else ""
         await self._storage.tasks.mark_track_sent(
             track.id, file_id=file_id, message_id=message.message_id, now=self._now()

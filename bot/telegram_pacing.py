@@ -6,9 +6,14 @@ this limiter keeps a sliding window per chat and honours `retry_after` for that 
 
 Calls have a priority, carried by PTB's `rate_limit_args` (an int there still means max_retries):
 
+- leading (`Pace.leading(n)`): a call that n more calls to its chat must wait for, each a second after
+  the one before: the final state before the tracks (n = the tracks), a track before the next one. It
+  goes before everything else, the longest chain first: the chat's remaining calls can then be spread
+  over the burst. Served behind the uploads, the final edits of many chats piled up until the uploads
+  ran out, and each of those chats then needed two or three more seconds alone at the end;
 - UPLOAD: a file upload (sendAudio...). The caller holds a file in memory and one of the few delivery
-  slots while it waits, so it goes first;
-- NORMAL: anything a person must see (the first progress message, the final state, answers);
+  slots while it waits, so it goes before the rest;
+- NORMAL: anything else a person must see (the first progress message, a failure, answers);
 - LOW (`Pace.low()`): an intermediate progress edit. It is served only when no better call waits and
   more than `low_reserve` global slots are free, and while it waits for its slots it can be pre-empted:
   the outbox cancels it when newer work for the chat arrives (see `Preemptible`), so the newest state
@@ -53,14 +58,22 @@ class Priority(IntEnum):
 
 @dataclass(frozen=True)
 class Pace:
-    """What a call passes as `rate_limit_args` to choose its priority (and, optionally, its retries)."""
+    """What a call passes as `rate_limit_args` to choose its priority (and, optionally, its retries).
+
+    `followers`: how many more calls to the same chat wait for this one (see the module's docstring).
+    """
 
     priority: Priority = Priority.NORMAL
     retries: int | None = None
+    followers: int = 0
 
     @classmethod
     def low(cls) -> Pace:
         return cls(Priority.LOW)
+
+    @classmethod
+    def leading(cls, followers: int) -> Pace:
+        return cls(Priority.NORMAL, followers=followers)
 
 
 class Preemptible:
@@ -68,12 +81,22 @@ class Preemptible:
 
     `waiting` is True only while a LOW call waits in the pacer; once its slots are granted it is False, so
     cancelling on `waiting` can never interrupt a request that Telegram may already have received.
+    `overtaken` is set when newer work arrives at any moment: a step that was still reading or rendering
+    then was not waiting, and it must not go on to wait (for as long as the budget is busy) with a state
+    that is already old, so it is cancelled as soon as it would start to wait.
     """
 
-    __slots__ = ("waiting",)
+    __slots__ = ("overtaken", "waiting")
 
     def __init__(self) -> None:
         self.waiting = False
+        self.overtaken = False
+
+    def wait_begins(self) -> None:
+        if self.overtaken:
+            # Given way here, synchronously: a cancel() would land at the next await, which may be the send.
+            raise asyncio.CancelledError
+        self.waiting = True
 
 
 PREEMPTIBLE: contextvars.ContextVar[Preemptible | None] = contextvars.ContextVar("preemptible", default=None)
@@ -99,6 +122,7 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         per_chat_interval: float = 1.0,
         max_retries: int = 3,
         on_retry_after: Callable[[int | None, float], None] | None = None,
+        on_answer: Callable[[str, float], None] | None = None,
         low_reserve: int | None = None,
     ) -> None:
         self._global = SlidingWindowBudget(global_per_second, 1.0)
@@ -108,6 +132,7 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         self._chats: dict[int | str, tuple[SlidingWindowBudget, float]] = {}
         self._max_retries = max_retries
         self._on_retry_after = on_retry_after
+        self._on_answer = on_answer  # (endpoint, seconds the call took): how long each slot was in flight
 
     async def initialize(self) -> None:
         return None
@@ -152,7 +177,7 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         chat = self._chat_budget(chat_id)
         preemptible = PREEMPTIBLE.get()
         if preemptible is not None:
-            preemptible.waiting = True
+            preemptible.wait_begins()
         try:
             await chat.acquire()
             try:
@@ -194,14 +219,14 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         chat_id = data.get("chat_id")
         if chat_id is None or endpoint in _UNCOUNTED:
             return await callback(*args, **kwargs)
-        if isinstance(rate_limit_args, Pace):
-            priority, retries = rate_limit_args.priority, rate_limit_args.retries
-        else:
-            priority, retries = Priority.NORMAL, rate_limit_args
-        if retries is None:
-            retries = self._max_retries
+        pace = rate_limit_args if isinstance(rate_limit_args, Pace) else Pace(retries=rate_limit_args)
+        retries = self._max_retries if pace.retries is None else pace.retries
+        priority = pace.priority
         if priority is Priority.NORMAL and endpoint in _UPLOADS:
             priority = Priority.UPLOAD
+        # The budget serves lower numbers first: a call with followers goes before all others, the longest
+        # chain first.
+        rank = -pace.followers if pace.followers > 0 else int(priority)
         reserve = self._low_reserve if priority is Priority.LOW else 0
         held = _HELD.get()
         prepaid = held is not None and not held.spent and held.chat_id == chat_id
@@ -212,7 +237,7 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         else:
             chat = self._chat_budget(chat_id)
             if preemptible is not None:
-                preemptible.waiting = True
+                preemptible.wait_begins()
             try:
                 await chat.acquire()
             finally:
@@ -221,15 +246,16 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         # The chat's slot is held across retries: a 429 pauses this chat only.
         try:
             for attempt in range(retries + 1):
-                if preemptible is not None:
-                    preemptible.waiting = True
-                try:
-                    if not prepaid:
-                        await self._global.acquire(priority=priority, reserve=reserve)
-                    prepaid = False  # a retry waits for a new global slot like any call
-                finally:
+                if not prepaid:
                     if preemptible is not None:
-                        preemptible.waiting = False
+                        preemptible.wait_begins()
+                    try:
+                        await self._global.acquire(priority=rank, reserve=reserve)
+                    finally:
+                        if preemptible is not None:
+                            preemptible.waiting = False
+                prepaid = False  # a retry waits for a new global slot like any call
+                sent = time.monotonic()
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as error:
@@ -239,6 +265,8 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
                     seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
                 finally:
                     self._global.release()
+                    if self._on_answer is not None:
+                        self._on_answer(endpoint, time.monotonic() - sent)
                 log.warning("Telegram asked chat %s to wait %.1fs (%s)", chat_id, seconds, endpoint)
                 if self._on_retry_after:
                     self._on_retry_after(chat_id if isinstance(chat_id, int) else None, seconds)

@@ -28,6 +28,8 @@ from telegram.error import (
 )
 from telegram.ext import BaseRateLimiter
 
+from bot.telegram_pacing import Pace
+
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=600, sock_connect=10, sock_read=120)
 
 
@@ -78,6 +80,7 @@ class AudioUploader:
         caption: str | None,
         thumbnail: bytes | None,
         reply_markup: InlineKeyboardMarkup | None,
+        followers: int = 0,
     ) -> Message:
         fields: dict[str, str] = {"chat_id": str(chat_id)}
         for name, value in (("title", title), ("performer", performer), ("caption", caption)):
@@ -104,7 +107,12 @@ class AudioUploader:
             result = await self._post(form)
         else:
             result = await self._pacer.process_request(
-                self._post, (form,), {}, "sendAudio", {"chat_id": chat_id}, None
+                self._post,
+                (form,),
+                {},
+                "sendAudio",
+                {"chat_id": chat_id},
+                Pace.leading(followers) if followers else None,
             )
         message = Message.de_json(result, self._bot)  # type: ignore[arg-type]
         assert message is not None

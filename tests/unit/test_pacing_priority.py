@@ -223,3 +223,64 @@ async def test_waiting_ahead_is_preemptible_and_renders_nothing() -> None:
     await asyncio.wait_for(outbox.wait_idle(), 3)
     assert renders == ["complete"]
     assert seen == ["message", "edit:complete", "audio"]
+
+
+async def test_newer_work_during_a_steps_reads_is_not_lost() -> None:
+    """The step was reading (not yet waiting) when the task completed: it must give way, not wait stale."""
+    pacer = ChatPacer(global_per_second=6, per_chat_interval=0.01)  # LOW keeps a reserve of 1: it waits
+    seen: list[str] = []
+    state = {"stage": "text"}
+    reading = asyncio.Event()
+
+    async def call(name: str) -> dict[str, Any]:
+        seen.append(name)
+        return {"ok": True}
+
+    async def show_progress(task_id: int) -> None:
+        stage = state["stage"]
+        reading.set()
+        await asyncio.sleep(0.05)  # reading the task and rendering: not waiting for a slot yet
+        pace = Pace.low() if stage != "complete" else None
+        await pacer.process_request(call, (f"edit:{stage}",), {}, "editMessageText", {"chat_id": 5}, pace)
+
+    async def deliver_next(task_id: int) -> bool:
+        return False
+
+    async def chat_gone(chat_id: int, error: BaseException) -> bool:
+        return False
+
+    outbox = Outbox(show_progress=show_progress, deliver_next=deliver_next, chat_gone=chat_gone)
+    for other in range(5):  # the budget is busy: only the reserve is left, which LOW may not take
+        await pacer.process_request(call, ("busy",), {}, "sendMessage", {"chat_id": 100 + other}, None)
+    outbox.progress(5, 1)  # an intermediate state, mandatory here (no ahead): renders, then waits LOW
+    await asyncio.wait_for(reading.wait(), 1)
+    state["stage"] = "complete"
+    outbox.progress(5, 1)  # arrives while the step reads: it must not go on to wait with "text"
+    await asyncio.wait_for(outbox.wait_idle(), 0.8)  # well before the budget's second is over
+    assert [s for s in seen if s != "busy"] == ["edit:complete"]
+
+
+async def test_calls_that_others_wait_for_go_first_longest_chain_first() -> None:
+    pacer = ChatPacer(global_per_second=1, per_chat_interval=0.001)
+    order: list[str] = []
+
+    async def callback(name: str) -> dict[str, Any]:
+        order.append(name)
+        return {"ok": True}
+
+    await pacer.process_request(callback, ("x",), {}, "sendMessage", {"chat_id": 9}, None)
+    queued = []
+    for name, endpoint, chat, pace in (
+        ("text", "sendMessage", 1, None),
+        ("last audio", "sendAudio", 2, None),
+        ("first audio", "sendAudio", 3, Pace.leading(1)),
+        ("final edit", "editMessageText", 4, Pace.leading(2)),
+    ):
+        queued.append(
+            asyncio.create_task(
+                pacer.process_request(callback, (name,), {}, endpoint, {"chat_id": chat}, pace)
+            )
+        )
+        await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(*queued), 8)
+    assert order == ["x", "final edit", "first audio", "last audio", "text"]
