@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from prometheus_client import Histogram
+
 from bench.common import (
     EmulatorProcess,
     bench_parser,
@@ -54,6 +56,20 @@ def minimum_time(
     telegram = math.floor((MANDATORY_CALLS * people - 1) / GLOBAL_PER_SECOND)
     per_chat = spread + d_complete + 3 * PER_CHAT_INTERVAL
     return {"provider": provider, "telegram": float(telegram), "per_chat": per_chat}
+
+
+def answer_times(histogram: Histogram) -> dict[str, float]:
+    """Mean seconds per Bot API method, from the bot's own bot_telegram_call_seconds histogram."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for metric in histogram.collect():
+        for sample in metric.samples:
+            method = sample.labels.get("method", "")
+            if sample.name.endswith("_sum"):
+                sums[method] = sample.value
+            elif sample.name.endswith("_count"):
+                counts[method] = sample.value
+    return {method: sums[method] / counts[method] for method in sums if counts.get(method)}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -98,6 +114,8 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.wait_for(bot.services.tasks.idle(), 30)
             cpu = time.process_time() - cpu_before
             peak = peak_rss_mb()
+            answers = answer_times(bot.services.metrics.telegram_call_seconds)
+            deliveries = answer_times(bot.services.metrics.delivery_seconds)
             await asyncio.sleep(1.0)  # anything sent late would still be counted
             stats = await emulators.get("/stats")
     total = stats["audio"]["last_at"] - started["first_at"]
@@ -131,6 +149,11 @@ async def run(args: argparse.Namespace) -> int:
             f"per chat {bounds['per_chat']:.1f} s; binding: {binding}",
         ),
         ("**total / minimum**", f"**{total / minimum:.3f}**", "done means <= 1.10"),
+        (
+            "Telegram answer time, mean by method",
+            ", ".join(f"{method} {seconds * 1000:.0f} ms" for method, seconds in sorted(answers.items())),
+            "each call holds a global slot from sending until 1 s after its answer",
+        ),
         ("bot CPU seconds per task", f"{cpu / args.people * 1000:.1f} ms", f"{cpu:.2f} s in all"),
         ("bot peak RSS (before the burst)", f"{peak:.0f} MB ({rss_before:.0f} MB)", "emulators not counted"),
     ]
@@ -139,6 +162,11 @@ async def run(args: argparse.Namespace) -> int:
         "mandatory calls per person; per chat: spread + d_complete + 3 s).",
         f"provider stage delays {args.stage_delays} s; result: {'PASS' if ok else 'FAIL'}.",
     ]
+    if args.timeline:
+        print("mean seconds per delivery (download + upload):", round(deliveries.get("", 0.0), 3))
+        print("chat calls per second:", tg["timeline"]["all"])
+        print("sendAudio per second: ", tg["timeline"]["sendAudio"])
+        print("last chat calls (s, method, chat):", tg["last_calls"])
     publish("burst", table("Burst", rows, notes), None if args.no_write else Path(args.results))
     return 0 if ok else 1
 
@@ -146,6 +174,7 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--timeline", action="store_true", help="print the chat calls in each second")
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which people start")
     parser.add_argument("--budget", type=int, default=100, help="provider requests per window")
     parser.add_argument("--budget-window", type=float, default=5.0)

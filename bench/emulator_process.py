@@ -94,6 +94,19 @@ class Control:
             foreign += len(set(got) - shas)
         counted = [r.time for r in tg.requests if r.chat_id is not None and r.method in _COUNTED]
         submits = [r.arrived for r in pv.api_requests() if r.method == "POST"]
+        # Chat calls in each second since the first one (all counted ones, then sendAudio alone): where the
+        # global budget went unused shows as a second below the limit.
+        timeline: dict[str, list[int]] = {"all": [], "sendAudio": []}
+        if counted:
+            origin = min(counted)
+            for r in tg.requests:
+                if r.chat_id is None or r.method not in _COUNTED:
+                    continue
+                second = int(r.time - origin)
+                for key in ("all", r.method) if r.method == "sendAudio" else ("all",):
+                    line = timeline[key]
+                    line.extend([0] * (second + 1 - len(line)))
+                    line[second] += 1
         body = {
             "telegram": {
                 "violations_per_chat": sum(1 for v in tg.violations if v.kind == "per_chat"),
@@ -104,6 +117,14 @@ class Control:
                 "first_chat_call_at": min(counted) if counted else None,
                 "last_chat_call_at": max(counted) if counted else None,
                 "max_in_any_second": _max_in_window(sorted(counted), 1.0),
+                "timeline": timeline,
+                "last_calls": [
+                    [round(r.time - min(counted), 2), r.method, r.chat_id]
+                    for r in sorted(
+                        (r for r in tg.requests if r.chat_id is not None and r.method in _COUNTED),
+                        key=lambda r: r.time,
+                    )[-16:]
+                ],
             },
             "provider": {
                 "violations": len(pv.violations),

@@ -121,6 +121,9 @@ def build_app(settings: Settings) -> web.Application:
             per_chat_interval=settings.telegram_chat_interval,
             global_per_second=settings.telegram_global_rate,
             on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc(),
+            on_answer=lambda method, seconds: metrics.telegram_call_seconds.labels(method=method).observe(
+                seconds
+            ),
         )
         application = build_telegram(settings, pacer)
         uploader = AudioUploader(

@@ -43,6 +43,13 @@ class Metrics:
             buckets=(0.5, 1, 2, 5, 10, 20, 40, 80),
             registry=r,
         )
+        self.telegram_call_seconds = Histogram(
+            "bot_telegram_call_seconds",
+            "Seconds from sending a paced Bot API call to its answer (its slot is held that long + 1 s)",
+            ["method"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
         self.queue_length = Gauge(
             "bot_provider_queue_length", "Requests waiting for the provider budget", registry=r
         )
