@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.outbox import Outbox
 from bot.sliding_window import SlidingWindowBudget
 from bot.telegram_pacing import PREEMPTIBLE, ChatPacer, Pace, Preemptible
+
+
+def recorded() -> tuple[list[str], Callable[[str], Awaitable[dict[str, Any]]]]:
+    """A stand-in for PTB's request: the names of the calls that reached 'Telegram', in order."""
+    names: list[str] = []
+
+    async def call(name: str) -> dict[str, Any]:
+        names.append(name)
+        return {"ok": True}
+
+    return names, call
 
 
 async def test_better_priority_is_served_first() -> None:
@@ -43,11 +55,7 @@ async def test_low_priority_leaves_the_reserve_free() -> None:
 
 async def test_a_waiting_low_call_is_marked_preemptible_and_cancels_cleanly() -> None:
     pacer = ChatPacer(per_chat_interval=10.0)
-    calls: list[str] = []
-
-    async def callback(name: str) -> dict[str, Any]:
-        calls.append(name)
-        return {"ok": True}
+    calls, callback = recorded()
 
     await pacer.process_request(callback, ("first",), {}, "sendMessage", {"chat_id": 1}, None)
     flag = Preemptible()
@@ -66,11 +74,7 @@ async def test_a_waiting_low_call_is_marked_preemptible_and_cancels_cleanly() ->
 
 async def test_uploads_overtake_queued_text_calls() -> None:
     pacer = ChatPacer(global_per_second=1, per_chat_interval=0.001)
-    order: list[str] = []
-
-    async def callback(name: str) -> dict[str, Any]:
-        order.append(name)
-        return {"ok": True}
+    order, callback = recorded()
 
     await pacer.process_request(callback, ("x",), {}, "sendMessage", {"chat_id": 9}, None)
     text = asyncio.create_task(
@@ -87,11 +91,7 @@ async def test_uploads_overtake_queued_text_calls() -> None:
 async def test_outbox_preempts_a_waiting_edit_and_shows_the_newest_state_after_deliveries() -> None:
     pacer = ChatPacer(per_chat_interval=0.3)
     state = {"stage": "text"}
-    seen: list[str] = []
-
-    async def call(name: str) -> dict[str, Any]:
-        seen.append(name)
-        return {"ok": True}
+    seen, call = recorded()
 
     async def show_progress(task_id: int) -> None:
         stage = state["stage"]
@@ -125,11 +125,7 @@ async def test_outbox_preempts_a_waiting_edit_and_shows_the_newest_state_after_d
 
 async def test_a_call_inside_ahead_spends_the_held_slots_without_waiting_again() -> None:
     pacer = ChatPacer(global_per_second=1, per_chat_interval=10.0)
-    calls: list[str] = []
-
-    async def callback(name: str) -> dict[str, Any]:
-        calls.append(name)
-        return {"ok": True}
+    calls, callback = recorded()
 
     async with pacer.ahead(7):
         # Both budgets are exhausted now (1 per second, 1 per 10 s for the chat), yet the call goes at once.
@@ -152,11 +148,7 @@ async def test_slots_held_ahead_and_not_used_are_free_again_at_once() -> None:
     pacer = ChatPacer(global_per_second=1, per_chat_interval=10.0)
     async with pacer.ahead(7):
         pass  # the state needed no edit after all: nothing was sent
-    calls: list[str] = []
-
-    async def callback(name: str) -> dict[str, Any]:
-        calls.append(name)
-        return {"ok": True}
+    calls, callback = recorded()
 
     await asyncio.wait_for(
         pacer.process_request(callback, ("now",), {}, "sendMessage", {"chat_id": 7}, None), 0.5
@@ -166,11 +158,7 @@ async def test_slots_held_ahead_and_not_used_are_free_again_at_once() -> None:
 
 async def test_a_second_call_inside_ahead_waits_its_turn_instead_of_deadlocking() -> None:
     pacer = ChatPacer(per_chat_interval=0.1)
-    calls: list[str] = []
-
-    async def callback(name: str) -> dict[str, Any]:
-        calls.append(name)
-        return {"ok": True}
+    calls, callback = recorded()
 
     async with pacer.ahead(3):
         await pacer.process_request(callback, ("edit",), {}, "editMessageText", {"chat_id": 3}, None)
@@ -182,13 +170,9 @@ async def test_a_second_call_inside_ahead_waits_its_turn_instead_of_deadlocking(
 
 async def test_waiting_ahead_is_preemptible_and_renders_nothing() -> None:
     pacer = ChatPacer(per_chat_interval=0.3)
-    seen: list[str] = []
+    seen, call = recorded()
     renders: list[str] = []
     state = {"stage": "text"}
-
-    async def call(name: str) -> dict[str, Any]:
-        seen.append(name)
-        return {"ok": True}
 
     async def show_progress(task_id: int) -> None:
         renders.append(state["stage"])  # what an optional step reads and renders, once its turn came
@@ -228,13 +212,9 @@ async def test_waiting_ahead_is_preemptible_and_renders_nothing() -> None:
 async def test_newer_work_during_a_steps_reads_is_not_lost() -> None:
     """The step was reading (not yet waiting) when the task completed: it must give way, not wait stale."""
     pacer = ChatPacer(global_per_second=6, per_chat_interval=0.01)  # LOW keeps a reserve of 1: it waits
-    seen: list[str] = []
+    seen, call = recorded()
     state = {"stage": "text"}
     reading = asyncio.Event()
-
-    async def call(name: str) -> dict[str, Any]:
-        seen.append(name)
-        return {"ok": True}
 
     async def show_progress(task_id: int) -> None:
         stage = state["stage"]
@@ -262,11 +242,7 @@ async def test_newer_work_during_a_steps_reads_is_not_lost() -> None:
 
 async def test_calls_that_others_wait_for_go_first_longest_chain_first() -> None:
     pacer = ChatPacer(global_per_second=1, per_chat_interval=0.001)
-    order: list[str] = []
-
-    async def callback(name: str) -> dict[str, Any]:
-        order.append(name)
-        return {"ok": True}
+    order, callback = recorded()
 
     await pacer.process_request(callback, ("x",), {}, "sendMessage", {"chat_id": 9}, None)
     queued = []
