@@ -244,6 +244,7 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
                 if preemptible is not None:
                     preemptible.waiting = False
         # The chat's slot is held across retries: a 429 pauses this chat only.
+        sent_any = False
         try:
             for attempt in range(retries + 1):
                 if not prepaid:
@@ -256,6 +257,7 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
                             preemptible.waiting = False
                 prepaid = False  # a retry waits for a new global slot like any call
                 sent = time.monotonic()
+                sent_any = True
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as error:
@@ -272,5 +274,5 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
                     self._on_retry_after(chat_id if isinstance(chat_id, int) else None, seconds)
                 await asyncio.sleep(seconds + 0.1)
         finally:
-            chat.release()
+            chat.release(unused=not sent_any)  # given way before sending: the chat's second is not spent
         raise AssertionError("unreachable")

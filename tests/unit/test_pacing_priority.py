@@ -260,3 +260,26 @@ async def test_calls_that_others_wait_for_go_first_longest_chain_first() -> None
         await asyncio.sleep(0)
     await asyncio.wait_for(asyncio.gather(*queued), 8)
     assert order == ["x", "final edit", "first audio", "last audio", "text"]
+
+
+async def test_a_call_cancelled_before_sending_leaves_the_chats_second_unspent() -> None:
+    pacer = ChatPacer(global_per_second=2, per_chat_interval=10.0)
+    seen, call = recorded()
+    for other in (1, 2):  # the global budget is used up for the next second
+        await pacer.process_request(call, ("busy",), {}, "sendMessage", {"chat_id": other}, None)
+    flag = Preemptible()
+    context = contextvars.copy_context()
+    context.run(PREEMPTIBLE.set, flag)
+    edit = asyncio.create_task(
+        pacer.process_request(call, ("edit",), {}, "editMessageText", {"chat_id": 7}, Pace.low()),
+        context=context,
+    )
+    await asyncio.sleep(0.05)
+    assert flag.waiting  # it holds the chat's slot and waits for a global one
+    edit.cancel()
+    await asyncio.gather(edit, return_exceptions=True)
+    # Nothing was sent to chat 7, so its next call waits only for the global budget, not 10 s.
+    await asyncio.wait_for(
+        pacer.process_request(call, ("final",), {}, "editMessageText", {"chat_id": 7}, None), 2
+    )
+    assert seen == ["busy", "busy", "final"]
