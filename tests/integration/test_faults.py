@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.emulators.harness import RunningBot
 from bot.emulators.provider import ProviderEmulator
@@ -176,15 +177,20 @@ async def wait_submitted(bot: RunningBot, wait_until: WaitUntil, task_id: int) -
     await wait_until(submitted)
 
 
-async def test_forged_callback_tokens_are_refused(
-    bot: RunningBot,
-    telegram: TelegramEmulator,
-    provider: ProviderEmulator,
-    http: aiohttp.ClientSession,
-    wait_until: WaitUntil,
-) -> None:
+@pytest.fixture
+async def alice_held(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator, wait_until: WaitUntil
+) -> str:
+    """Alice's task 1, submitted and kept PENDING by the provider; the provider's task id."""
     provider_id = await held_task(telegram, provider, ALICE)
     await wait_submitted(bot, wait_until, 1)
+    return provider_id
+
+
+async def test_forged_callback_tokens_are_refused(
+    bot: RunningBot, http: aiohttp.ClientSession, alice_held: str
+) -> None:
+    provider_id = alice_held
     real = bot.services.signer.callback_token(1)
     for token in (
         "garbage",
@@ -247,14 +253,8 @@ async def test_valid_token_for_another_task_is_refused(
 
 
 async def test_malformed_callback_bodies_are_400(
-    bot: RunningBot,
-    telegram: TelegramEmulator,
-    provider: ProviderEmulator,
-    http: aiohttp.ClientSession,
-    wait_until: WaitUntil,
+    bot: RunningBot, http: aiohttp.ClientSession, alice_held: str
 ) -> None:
-    await held_task(telegram, provider, ALICE)
-    await wait_submitted(bot, wait_until, 1)
     url = f"{bot.url}/callbacks/{bot.services.signer.callback_token(1)}"
     for body in (
         b"{not json",
@@ -274,14 +274,9 @@ async def test_malformed_callback_bodies_are_400(
 
 
 async def test_oversized_callback_is_413(
-    bot: RunningBot,
-    telegram: TelegramEmulator,
-    provider: ProviderEmulator,
-    http: aiohttp.ClientSession,
-    wait_until: WaitUntil,
+    bot: RunningBot, http: aiohttp.ClientSession, alice_held: str
 ) -> None:
-    provider_id = await held_task(telegram, provider, ALICE)
-    await wait_submitted(bot, wait_until, 1)
+    provider_id = alice_held
     url = f"{bot.url}/callbacks/{bot.services.signer.callback_token(1)}"
     body = complete_body(provider_id)
     body["padding"] = "x" * (600 * 1024)
