@@ -41,6 +41,10 @@ class _ChatWork:
     step_flag: Preemptible | None = None
     preempted: bool = False
 
+    def want_progress(self, task_id: int, *, optional: bool) -> None:
+        """Queue a progress step; it stays optional only while every request for it was optional."""
+        self.progress[task_id] = self.progress.get(task_id, True) and optional
+
     def preempt(self) -> None:
         if self.step is None or self.step_flag is None:
             return
@@ -74,7 +78,7 @@ class Outbox:
         wait for Telegram's budget, none of them renders a state that is overtaken before it is sent.
         """
         work = self._work(chat_id)
-        work.progress[task_id] = work.progress.get(task_id, True) and optional
+        work.want_progress(task_id, optional=optional)
         work.preempt()
         self._ensure_worker(chat_id)
 
@@ -124,7 +128,7 @@ class Outbox:
             if not work.preempted or (current is not None and current.cancelling()):
                 raise
             # Overtaken while it waited for a slot: show the newest state after the newer work.
-            work.progress[task_id] = work.progress.get(task_id, True) and optional
+            work.want_progress(task_id, optional=optional)
         finally:
             work.step = work.step_flag = None
             work.preempted = False

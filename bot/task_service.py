@@ -38,7 +38,7 @@ from bot.settings import Settings
 from bot.signing import Signer
 from bot.telegram_pacing import ChatPacer, Pace
 from storage.events import EventRejected, NewEvent
-from storage.models import Event, Person, Stage, Task, TaskKind
+from storage.models import Event, Person, Stage, Task, TaskKind, Track
 from storage.store import Storage
 from storage.tasks import Applied, Change
 
@@ -535,28 +535,13 @@ class TaskService:
         text = render_progress(
             task, texts, now=self._now(), queue_position=self.queue_position(task_id), track_count=len(tracks)
         )
-        paced = isinstance(getattr(self._bot, "rate_limiter", None), ChatPacer)
+        pacing = self._progress_pacing(task, tracks)
         if task.progress_message_id is None:
-            # Everything else this task will send to the chat comes after this message, a second apart:
-            # the final state and the tracks (or, if it is already over, what is left of them).
-            if task.stage.terminal:
-                followers = sum(1 for t in tracks if t.sent_at is None and t.audio_url)
-            else:
-                followers = 1 + TRACKS_PER_TASK
-            pacing_first = {"rate_limit_args": Pace.leading(followers)} if paced and followers else {}
-            message = await self._bot.send_message(task.chat_id, text, **pacing_first)
+            message = await self._bot.send_message(task.chat_id, text, **pacing)
             await self._storage.tasks.set_progress(task_id, message_id=message.message_id, text=text)
             return
         if text == task.progress_text:
             return
-        # An intermediate state yields to mandatory calls (it may be overtaken: the outbox then shows the
-        # newest state); the final state is always shown, before any upload when the tracks follow it.
-        pacing: dict[str, Any] = {}
-        if paced:
-            if not task.stage.terminal:
-                pacing = {"rate_limit_args": Pace.low()}
-            elif unsent := sum(1 for t in tracks if t.sent_at is None and t.audio_url):
-                pacing = {"rate_limit_args": Pace.leading(unsent)}  # the tracks follow it
         try:
             await self._bot.edit_message_text(
                 text, chat_id=task.chat_id, message_id=task.progress_message_id, **pacing
@@ -573,9 +558,26 @@ class TaskService:
                 raise
         await self._storage.tasks.set_progress(task_id, message_id=None, text=text)
 
+    def _progress_pacing(self, task: Task, tracks: list[Track]) -> dict[str, Any]:
+        """How the pacer should rank a progress call (nothing without our ChatPacer).
+
+        The calls that others of the chat wait for go first: the first message (the final state and the
+        tracks follow it) and the final state before the tracks. An intermediate edit yields to mandatory
+        calls and may be overtaken (the outbox then shows the newest state).
+        """
+        if not isinstance(getattr(self._bot, "rate_limiter", None), ChatPacer):
+            return {}
+        if not task.stage.terminal:
+            if task.progress_message_id is not None:
+                return {"rate_limit_args": Pace.low()}
+            followers = 1 + TRACKS_PER_TASK
+        else:
+            followers = len(_undelivered(tracks))
+        return {"rate_limit_args": Pace.leading(followers)} if followers else {}
+
     async def _deliver_next(self, task_id: int) -> bool:
         task = await self._storage.tasks.require(task_id)
-        pending = [t for t in await self._storage.tasks.tracks(task_id) if t.sent_at is None and t.audio_url]
+        pending = _undelivered(await self._storage.tasks.tracks(task_id))
         if not pending:
             return False
         track = pending[0]
@@ -609,6 +611,10 @@ class _Stored:
     task_id: int
     snapshot: ProviderSnapshot | None
     digest: tuple[int, bytes]
+
+
+def _undelivered(tracks: list[Track]) -> list[Track]:
+    return [t for t in tracks if t.sent_at is None and t.audio_url]
 
 
 def _digest(task_id: int, payload: bytes) -> tuple[int, bytes]:
