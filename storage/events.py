@@ -119,14 +119,12 @@ class EventRepository:
             # One statement is one atomic, durable commit in autocommit mode: a single trip to the
             # database thread stores the whole batch.
             values = ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
-            returned = await self._db.write_returning(
+            ids += await self._db.insert_rows(
                 "INSERT INTO events (task_id, source, stage, payload, received_at, applied_at) "
-                f"VALUES {values} RETURNING id",
+                f"VALUES {values}",
                 [value for row in chunk for value in row],
                 urgent=True,  # somebody waits for this commit to answer 200: it goes before other writes
             )
-            # RETURNING's order is unspecified, but one statement numbers its rows in VALUES order.
-            ids += sorted(int(row[0]) for row in returned)
         fresh = iter(ids)
         return [next(fresh) if r is None else r for r in results]  # type: ignore[misc]
 

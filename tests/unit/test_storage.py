@@ -271,6 +271,21 @@ async def test_concurrent_adds_get_distinct_ids(storage: Storage) -> None:
         assert by_id[event_id] == event.payload  # each caller got the id of its own row
 
 
+async def test_a_batch_gets_its_own_ids_after_the_newest_rows_were_deleted(storage: Storage) -> None:
+    # A batch's ids are worked out from the last one SQLite gave: they must still be the rows' own when
+    # the ids below it are not contiguous.
+    task = await new_task(storage)
+    first = await asyncio.gather(
+        *(storage.events.add(NewEvent(task.id, "poll", Stage.TEXT, "{}", NOW)) for _ in range(5))
+    )
+    await storage.db.execute("DELETE FROM events WHERE id >= ?", (sorted(first)[2],))
+    events = [NewEvent(task.id, "callback", Stage.FIRST, f'{{"n": {n}}}', NOW) for n in range(20)]
+    ids = await asyncio.gather(*(storage.events.add(e) for e in events))
+    assert min(ids) > max(first)  # never an id used before, not even a deleted one
+    by_id = {e.id: e.payload for e in await storage.events.for_task(task.id)}
+    assert [by_id[i] for i in ids] == [e.payload for e in events]
+
+
 async def test_event_write_failure_reaches_every_waiter(storage: Storage) -> None:
     # Task 999 does not exist: the foreign key fails the whole batch, and nobody is told it was stored.
     bad = [NewEvent(999, "callback", Stage.TEXT, "{}", NOW) for _ in range(3)]
