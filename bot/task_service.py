@@ -116,7 +116,8 @@ class TaskService:
         )
         self._waiting_for_budget: dict[int, int] = {}  # task id -> chat id, while its submission waits
         self._applier: asyncio.Task[None] | None = None
-        self._applied_payloads: dict[tuple[int, bytes], None] = {}  # recent payloads, oldest first
+        # Recent payloads applied, oldest first, with what their parse gave the event row.
+        self._applied_payloads: dict[tuple[int, bytes], _Parsed] = {}
         self._stored: list[_Stored] = []  # committed events not applied yet, in order
         self._reload_stored = True  # at start, what storage holds unapplied comes first
         self._reload_stored_later = False
@@ -282,22 +283,25 @@ class TaskService:
     async def accept_callback(self, task_id: int, body: bytes) -> int:
         """Store a callback durably (before it is acknowledged) and apply it in the background."""
         counted = self._callback_counters
+        digest = _digest(task_id, body)
+        # Providers retry. A payload applied before is stored (every callback is), but as applied already;
+        # it was read when it first came, and the same bytes read the same: no parsing again.
+        repeat = self._applied_payloads.get(digest)
         try:
             payload = body.decode("utf-8")  # JSON between systems is UTF-8 (RFC 8259 §8.1)
-            snapshot = ProviderSnapshot.from_callback(json.loads(payload))
+            if repeat is None:
+                snapshot = ProviderSnapshot.from_callback(json.loads(payload))
         except (ValueError, ValidationError, RecursionError) as error:  # RecursionError: absurdly nested JSON
             counted["malformed"].inc()
             raise CallbackRejected(400, f"malformed callback: {type(error).__name__}") from None
-        digest = _digest(task_id, body)
-        # Providers retry: a payload applied before is stored (every callback is), but as applied already.
-        repeat = digest in self._applied_payloads
+        stage, provider_task_id = repeat or (snapshot.stage, snapshot.task_id)
         now = self._now()
         # The task must exist and not belong to another provider task: checked as the event is stored,
         # so nothing is stored for a callback that is refused.
         try:
             event_id = await self._storage.events.add(
-                NewEvent(task_id, "callback", snapshot.stage, payload, now, now if repeat else None),
-                provider_task_id=snapshot.task_id,
+                NewEvent(task_id, "callback", stage, payload, now, now if repeat else None),
+                provider_task_id=provider_task_id,
             )
         except EventRejected as rejected:
             if rejected.reason == "unknown":
@@ -354,7 +358,7 @@ class TaskService:
         tasks = {t.id: t for t in await self._storage.tasks.many({e.task_id for e in batch})}
         changes: list[Change] = []
         ignored: list[int] = []
-        fresh: dict[tuple[int, bytes], None] = {}  # payloads applied by this batch
+        fresh: dict[tuple[int, bytes], _Parsed] = {}  # payloads applied by this batch
         waiting = False
         for event in batch:
             task = tasks[event.task_id]
@@ -393,14 +397,14 @@ class TaskService:
                     snapshot.error_message,
                 )
             )
-            fresh[event.digest] = None
+            fresh[event.digest] = (snapshot.stage, snapshot.task_id)
         if waiting:
             self._reload_stored_later = True
         if changes or ignored:
             applied = await self._storage.tasks.apply_batch(changes, now=self._now(), ignored=ignored)
             # Only once committed: a repeat of these payloads is then stored as applied (accept_callback).
-            for digest in fresh:
-                self._remember_payload(digest)
+            for digest, parsed in fresh.items():
+                self._remember_payload(digest, parsed)
             self._show_applied(applied)
         return bool(self._stored)
 
@@ -416,8 +420,8 @@ class TaskService:
             if task.stage is Stage.COMPLETE:
                 self.outbox.deliver(task.chat_id, task.id)
 
-    def _remember_payload(self, digest: tuple[int, bytes]) -> None:
-        self._applied_payloads[digest] = None
+    def _remember_payload(self, digest: tuple[int, bytes], parsed: _Parsed) -> None:
+        self._applied_payloads[digest] = parsed
         if len(self._applied_payloads) > APPLIED_PAYLOADS_KEPT:
             self._applied_payloads.pop(next(iter(self._applied_payloads)))
 
@@ -603,6 +607,9 @@ class TaskService:
             await self._storage.people.mark_bot_blocked(chat_id)
             return True
         return False
+
+
+_Parsed = tuple[Stage, str]  # what a callback's payload says: its stage and the provider's task id
 
 
 @dataclass(frozen=True)
