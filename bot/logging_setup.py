@@ -53,3 +53,6 @@ def setup_logging(level: str, fmt: str, *, secrets: Iterable[str] = ()) -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # At DEBUG aiosqlite logs every call with its parameters: each callback's whole payload, twice, on the
+    # database thread that the callbacks wait for.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

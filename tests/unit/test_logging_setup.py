@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,14 +36,28 @@ def test_json_lines_carry_level_logger_message_and_exception() -> None:
     assert "ValueError: boom" in data["exception"] and "\n" not in line
 
 
-def test_setup_logging_json_masks_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """setup_logging configures the process's root logger: put it back for the other tests."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
-        setup_logging("INFO", "json", secrets=[TOKEN])
-        logging.getLogger("bot.test").info("token is %s", TOKEN)
-        line = capsys.readouterr().err.strip().splitlines()[-1]
-        assert json.loads(line)["message"] == "token is ***"
+        yield
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_setup_logging_json_masks_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", "json", secrets=[TOKEN])
+    logging.getLogger("bot.test").info("token is %s", TOKEN)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert json.loads(line)["message"] == "token is ***"
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_debug_level_leaves_out_the_database_threads_call_log() -> None:
+    setup_logging("DEBUG", "text")
+    assert logging.getLogger("bot").isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)
