@@ -8,10 +8,11 @@ Side by side in one run, with the same load generator (a child process):
   SQLite (WAL) before the 200, and the stage applied in the background (progress edits go on to the
   Telegram emulator).
 Two loads: closed loop (C concurrent senders, as fast as answers come: throughput and latency) and open
-loop (a fixed rate, default 500/s: p99 latency at that rate). Each runs in three rounds, bare and bot
-alternating, so both see the same moments of a noisy machine. Callbacks cycle over `--tasks` real tasks
-submitted through the emulated provider: the first round is `text`, the second `first`, later ones are
-repeats, as a provider's retries would be. Every 200 must correspond to a committed event row.
+loop (a fixed rate, default 500/s: p99 latency at that rate). Each runs in `--rounds` short rounds, bare
+and bot alternating, on connections opened beforehand, so both see the same moments of a noisy machine.
+Callbacks cycle over `--tasks` real tasks submitted through the emulated provider: the first pass over
+them is `text`, the second `first`, later ones are repeats, as a provider's retries would be. Every 200
+must correspond to a committed event row.
 """
 
 from __future__ import annotations
@@ -48,21 +49,35 @@ async def _bare(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def load(spec: dict[str, Any]) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.load_client",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=_ROOT,
-    )
-    out, _ = await process.communicate(json.dumps(spec).encode())
-    if process.returncode != 0:
-        raise RuntimeError("the load client failed")
-    result = json.loads(out)
-    result["ok"] = result["statuses"].get("200", 0)
-    return result
+class LoadProcess:
+    """The load generator (bench/load_client.py) in a child process that serves every round of the run."""
+
+    async def __aenter__(self) -> LoadProcess:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.load_client",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=_ROOT,
+        )
+        return self
+
+    async def run(self, spec: dict[str, Any]) -> dict[str, Any]:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(json.dumps(spec).encode() + b"\n")
+        await self._process.stdin.drain()
+        line = await self._process.stdout.readline()
+        if not line:
+            raise RuntimeError("the load client failed")
+        result = json.loads(line)
+        result["ok"] = result["statuses"].get("200", 0)
+        return result
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        await self._process.wait()
 
 
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -74,7 +89,6 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         "latencies": [x for result in results for x in result["latencies"]],
         "statuses": statuses,
         "ok": sum(r["ok"] for r in results),
-        "warm_ok": sum(r["warm_ok"] for r in results),
         "elapsed": sum(r["elapsed"] for r in results),
     }
 
@@ -145,46 +159,54 @@ async def run(args: argparse.Namespace) -> int:
                 await asyncio.wait_for(services.tasks.idle(), 120)
 
             events_before = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
-            # Both loads alternate in rounds, so the bare handler and the bot see the same background noise
-            # of the machine (on a small shared machine it changes from second to second).
-            rounds = 3
-            closed = {"mode": "closed", "concurrency": args.concurrency, "count": args.callbacks // rounds}
-            bare_rounds, real_rounds = [], []
+            sides = {"bare": bare_targets, "bot": targets}
             cpu = {"bare": 0.0, "bot": 0.0}  # this process's CPU seconds while each side was under load
-            profiler = None
-            if os.environ.get("BENCH_PROFILE"):
-                import cProfile
+            closed_rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
+            open_rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
+            closed = {"mode": "closed", "concurrency": args.concurrency}
+            opened = {"mode": "open", "rate": args.rate}
+            warm_ok = 0
+            async with LoadProcess() as client:
+                for side, side_targets in sides.items():  # open the connections: no round pays for it
+                    warmed = await client.run({**closed, "server": side, "targets": side_targets, "count": 0})
+                    warm_ok += warmed["warm_ok"] if side == "bot" else 0
 
-                profiler = cProfile.Profile()
-                profiler.enable()
-            for _ in range(rounds):
-                for side, side_targets, results in (
-                    ("bare", bare_targets, bare_rounds),
-                    ("bot", targets, real_rounds),
-                ):
-                    started = time.process_time()
-                    results.append(await load({**closed, "targets": side_targets}))
-                    cpu[side] += time.process_time() - started
-            bare_closed, real_closed = merge(bare_rounds), merge(real_rounds)
-            if profiler is not None:
-                profiler.disable()
-                profiler.dump_stats(os.environ["BENCH_PROFILE"])
-            applied_at = time.monotonic()
-            await settle()
-            drain = time.monotonic() - applied_at
-            opened = {"mode": "open", "rate": args.rate, "count": int(args.rate * args.seconds / rounds)}
-            bare_opens, real_opens = [], []
-            for _ in range(rounds):
-                bare_opens.append(await load({**opened, "targets": bare_targets}))
-                real_opens.append(await load({**opened, "targets": targets}))
-            bare_open, real_open = merge(bare_opens), merge(real_opens)
+                async def rounds(
+                    spec: dict[str, Any], total: int, into: dict[str, list[dict[str, Any]]]
+                ) -> None:
+                    # Both sides alternate in many short rounds, so they share the moments of a noisy machine
+                    # (on a small shared one the speed changes from one second to the next).
+                    spec = {**spec, "count": total // args.rounds}
+                    for _ in range(args.rounds):
+                        for side in sides:
+                            started = time.process_time()
+                            into[side].append(await client.run({**spec, "server": side}))
+                            if into is closed_rounds:
+                                cpu[side] += time.process_time() - started
+
+                profiler = None
+                if os.environ.get("BENCH_PROFILE"):
+                    import cProfile
+
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                await rounds(closed, args.callbacks, closed_rounds)
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(os.environ["BENCH_PROFILE"])
+                applied_at = time.monotonic()
+                await settle()
+                drain = time.monotonic() - applied_at
+                await rounds(opened, int(args.rate * args.seconds), open_rounds)
+            bare_closed, real_closed = merge(closed_rounds["bare"]), merge(closed_rounds["bot"])
+            bare_open, real_open = merge(open_rounds["bare"]), merge(open_rounds["bot"])
             await settle()
             events_after = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
             unapplied = (await db.fetchone("SELECT COUNT(*) FROM events WHERE applied_at IS NULL"))[0]
             await runner.cleanup()
             stats = await emulators.get("/stats")
 
-    acknowledged = sum(r["ok"] + r["warm_ok"] for r in (real_closed, real_open))
+    acknowledged = warm_ok + real_closed["ok"] + real_open["ok"]
     stored = events_after - events_before
     b, r = summary(bare_closed), summary(real_closed)
     bo, ro = summary(bare_open), summary(real_open)
@@ -243,6 +265,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds per side and load")
     run_bench(parser, run)
 
 
