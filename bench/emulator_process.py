@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.emulators import provider_tasks
-from bot.emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN
+from bot.emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, served
 from bot.emulators.provider import ProviderEmulator
 from bot.emulators.telegram import ChatEvent, TelegramEmulator
 
@@ -221,21 +221,14 @@ async def main(config: dict[str, Any]) -> None:
         app.router.add_get("/tasks", control.tasks)
         app.router.add_get("/payload", control.payload)
         app.router.add_post("/stop", control.stop_view)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        print(
-            json.dumps(
-                {"telegram": telegram.url, "provider": provider.url, "control": f"http://127.0.0.1:{port}"}
-            ),
-            flush=True,
-        )
         try:
-            await control.stop.wait()
+            async with served(app) as control_url:
+                print(
+                    json.dumps({"telegram": telegram.url, "provider": provider.url, "control": control_url}),
+                    flush=True,
+                )
+                await control.stop.wait()
         finally:
-            await runner.cleanup()
             await provider.close()
             await telegram.close()
 

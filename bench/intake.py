@@ -40,6 +40,7 @@ from bench.common import (
     run_bench,
     table,
 )
+from bot.emulators.harness import served
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,62 +149,59 @@ async def run(args: argparse.Namespace) -> int:
 
             bare_app = web.Application()
             bare_app.router.add_post("/callbacks/{token}", _bare)
-            runner = web.AppRunner(bare_app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            bare_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            bare_targets = [[bare_url + url[len(bot.url) :], body] for url, body in targets]
+            async with served(bare_app) as bare_url:
+                bare_targets = [[bare_url + url[len(bot.url) :], body] for url, body in targets]
 
-            async def settle() -> None:
-                await asyncio.wait_for(services.tasks.idle(), 120)
+                async def settle() -> None:
+                    await asyncio.wait_for(services.tasks.idle(), 120)
 
-            events_before = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
-            sides = {"bare": bare_targets, "bot": targets}
-            cpu = {"bare": 0.0, "bot": 0.0}  # this process's CPU seconds while each side was under load
-            closed_rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
-            open_rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
-            closed = {"mode": "closed", "concurrency": args.concurrency}
-            opened = {"mode": "open", "rate": args.rate}
-            warm_ok = 0
-            async with LoadProcess() as client:
-                for side, side_targets in sides.items():  # open the connections: no round pays for it
-                    warmed = await client.run({**closed, "server": side, "targets": side_targets, "count": 0})
-                    warm_ok += warmed["warm_ok"] if side == "bot" else 0
+                events_before = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
+                sides = {"bare": bare_targets, "bot": targets}
+                cpu = {"bare": 0.0, "bot": 0.0}  # this process's CPU seconds while each side was under load
+                closed_rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
+                open_rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
+                closed = {"mode": "closed", "concurrency": args.concurrency}
+                opened = {"mode": "open", "rate": args.rate}
+                warm_ok = 0
+                async with LoadProcess() as client:
+                    for side, side_targets in sides.items():  # open the connections: no round pays for it
+                        warmed = await client.run(
+                            {**closed, "server": side, "targets": side_targets, "count": 0}
+                        )
+                        warm_ok += warmed["warm_ok"] if side == "bot" else 0
 
-                async def rounds(
-                    spec: dict[str, Any], total: int, into: dict[str, list[dict[str, Any]]]
-                ) -> None:
-                    # Both sides alternate in many short rounds, so they share the moments of a noisy machine
-                    # (on a small shared one the speed changes from one second to the next).
-                    spec = {**spec, "count": total // args.rounds}
-                    for _ in range(args.rounds):
-                        for side in sides:
-                            started = time.process_time()
-                            into[side].append(await client.run({**spec, "server": side}))
-                            if into is closed_rounds:
-                                cpu[side] += time.process_time() - started
+                    async def rounds(
+                        spec: dict[str, Any], total: int, into: dict[str, list[dict[str, Any]]]
+                    ) -> None:
+                        # Both sides alternate in many short rounds, so they share the moments of a noisy
+                        # machine (on a small shared one the speed changes from one second to the next).
+                        spec = {**spec, "count": total // args.rounds}
+                        for _ in range(args.rounds):
+                            for side in sides:
+                                started = time.process_time()
+                                into[side].append(await client.run({**spec, "server": side}))
+                                if into is closed_rounds:
+                                    cpu[side] += time.process_time() - started
 
-                profiler = None
-                if os.environ.get("BENCH_PROFILE"):
-                    import cProfile
+                    profiler = None
+                    if os.environ.get("BENCH_PROFILE"):
+                        import cProfile
 
-                    profiler = cProfile.Profile()
-                    profiler.enable()
-                await rounds(closed, args.callbacks, closed_rounds)
-                if profiler is not None:
-                    profiler.disable()
-                    profiler.dump_stats(os.environ["BENCH_PROFILE"])
-                applied_at = time.monotonic()
+                        profiler = cProfile.Profile()
+                        profiler.enable()
+                    await rounds(closed, args.callbacks, closed_rounds)
+                    if profiler is not None:
+                        profiler.disable()
+                        profiler.dump_stats(os.environ["BENCH_PROFILE"])
+                    applied_at = time.monotonic()
+                    await settle()
+                    drain = time.monotonic() - applied_at
+                    await rounds(opened, int(args.rate * args.seconds), open_rounds)
+                bare_closed, real_closed = merge(closed_rounds["bare"]), merge(closed_rounds["bot"])
+                bare_open, real_open = merge(open_rounds["bare"]), merge(open_rounds["bot"])
                 await settle()
-                drain = time.monotonic() - applied_at
-                await rounds(opened, int(args.rate * args.seconds), open_rounds)
-            bare_closed, real_closed = merge(closed_rounds["bare"]), merge(closed_rounds["bot"])
-            bare_open, real_open = merge(open_rounds["bare"]), merge(open_rounds["bot"])
-            await settle()
-            events_after = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
-            unapplied = (await db.fetchone("SELECT COUNT(*) FROM events WHERE applied_at IS NULL"))[0]
-            await runner.cleanup()
+                events_after = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
+                unapplied = (await db.fetchone("SELECT COUNT(*) FROM events WHERE applied_at IS NULL"))[0]
             stats = await emulators.get("/stats")
 
     acknowledged = warm_ok + real_closed["ok"] + real_open["ok"]

@@ -26,6 +26,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """Serve `app` on a free loopback port for the duration of the block; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
 def emulator_settings(
     data_dir: Path,
     *,

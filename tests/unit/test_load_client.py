@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 
 from bench.load_client import LoadClient
+from bot.emulators.harness import served
 
 
 @pytest.fixture
@@ -20,12 +21,8 @@ async def server() -> AsyncIterator[tuple[str, list[bytes]]]:
 
     app = web.Application()
     app.router.add_post("/{n}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", bodies
-    await runner.cleanup()
+    async with served(app) as url:
+        yield url, bodies
 
 
 async def test_rounds_share_warm_connections_and_the_targets_given_first(

@@ -13,6 +13,7 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, TimedOut
 
+from bot.emulators.harness import served
 from bot.telegram_request import AiohttpRequest
 
 TOKEN = "123456:test-token-not-real"
@@ -62,15 +63,8 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
 
     app = web.Application()
     app.router.add_post(f"/bot{TOKEN}/{{method}}", method)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with served(app) as url:
+        yield url, seen
 
 
 def _bot(url: str, **timeouts: float) -> Bot:
