@@ -29,72 +29,56 @@ import aiohttp
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
-async def _post(
-    session: aiohttp.ClientSession, url: str, body: bytes, latencies: list[float], statuses: dict[str, int]
-) -> None:
-    started = time.perf_counter()
-    try:
-        async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
-            await response.read()
-            status = str(response.status)
-    except (aiohttp.ClientError, TimeoutError) as error:
-        status = type(error).__name__
-    latencies.append(time.perf_counter() - started)
-    statuses[status] = statuses.get(status, 0) + 1
+class _Load:
+    """One measured load: where its requests go, and what came back."""
 
+    def __init__(self, session: aiohttp.ClientSession, targets: list[tuple[str, bytes]]) -> None:
+        self._session = session
+        self._targets = targets
+        self.latencies: list[float] = []
+        self.statuses: dict[str, int] = {}
 
-async def _warm(session: aiohttp.ClientSession, targets: list[tuple[str, bytes]], connections: int) -> int:
-    """Open `connections` keep-alive connections (one request each, at once); how many answered 200."""
-    statuses: dict[str, int] = {}
-    url, body = targets[0]
-    await asyncio.gather(*(_post(session, url, body, [], statuses) for _ in range(connections)))
-    return statuses.get("200", 0)
+    async def post(self, index: int) -> None:
+        """Request `index` goes to targets[index % len(targets)]."""
+        url, body = self._targets[index % len(self._targets)]
+        started = time.perf_counter()
+        try:
+            headers = {"Content-Type": "application/json"}
+            async with self._session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                status = str(response.status)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            status = type(error).__name__
+        self.latencies.append(time.perf_counter() - started)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
 
+    async def closed(self, count: int, concurrency: int) -> None:
+        next_index = 0
 
-async def _closed(
-    session: aiohttp.ClientSession,
-    targets: list[tuple[str, bytes]],
-    count: int,
-    concurrency: int,
-    latencies: list[float],
-    statuses: dict[str, int],
-) -> None:
-    next_index = 0
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < count:
+                index = next_index
+                next_index += 1
+                await self.post(index)
 
-    async def worker() -> None:
-        nonlocal next_index
-        while next_index < count:
-            index = next_index
-            next_index += 1
-            url, body = targets[index % len(targets)]
-            await _post(session, url, body, latencies, statuses)
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
-async def _open(
-    session: aiohttp.ClientSession,
-    targets: list[tuple[str, bytes]],
-    count: int,
-    rate: float,
-    latencies: list[float],
-    statuses: dict[str, int],
-) -> int:
-    """Post at a fixed rate; returns how many requests left more than one interval late."""
-    interval = 1.0 / rate
-    started = time.perf_counter()
-    sent_late = 0
-    pending = []
-    for index in range(count):
-        delay = started + index * interval - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif delay < -interval:
-            sent_late += 1
-        url, body = targets[index % len(targets)]
-        pending.append(asyncio.create_task(_post(session, url, body, latencies, statuses)))
-    await asyncio.gather(*pending)
-    return sent_late
+    async def open(self, count: int, rate: float) -> int:
+        """Post at a fixed rate; returns how many requests left more than one interval late."""
+        interval = 1.0 / rate
+        started = time.perf_counter()
+        sent_late = 0
+        pending = []
+        for index in range(count):
+            delay = started + index * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -interval:
+                sent_late += 1
+            pending.append(asyncio.create_task(self.post(index)))
+        await asyncio.gather(*pending)
+        return sent_late
 
 
 class LoadClient:
@@ -112,21 +96,22 @@ class LoadClient:
         session = self._sessions.get(spec["server"])
         if session is None:
             # No limit on the pool: an open loop opens a connection more whenever answers fall behind.
-            connector = aiohttp.TCPConnector(limit=0)
-            session = aiohttp.ClientSession(connector=connector, timeout=_TIMEOUT)
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=_TIMEOUT)
             self._sessions[spec["server"]] = session
-            warm_ok = await _warm(session, targets, concurrency)
-        latencies: list[float] = []
-        statuses: dict[str, int] = {}
+            # Open the connections, one request each, at once: not measured.
+            warming = _Load(session, targets[:1])
+            await asyncio.gather(*(warming.post(0) for _ in range(concurrency)))
+            warm_ok = warming.statuses.get("200", 0)
+        load = _Load(session, targets)
         sent_late = 0
         started = time.perf_counter()
         if spec["mode"] == "closed":
-            await _closed(session, targets, count, concurrency, latencies, statuses)
+            await load.closed(count, concurrency)
         else:
-            sent_late = await _open(session, targets, count, float(spec["rate"]), latencies, statuses)
+            sent_late = await load.open(count, float(spec["rate"]))
         return {
-            "latencies": latencies,
-            "statuses": statuses,
+            "latencies": load.latencies,
+            "statuses": load.statuses,
             "warm_ok": warm_ok,
             "elapsed": time.perf_counter() - started,
             "sent_late": sent_late,
