@@ -7,15 +7,17 @@ import logging
 import re
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CHECKPOINT_SECONDS = 1.0
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -172,6 +174,20 @@ class Database:
             else:
                 await self.conn.execute("COMMIT")
 
+    async def run_transaction(self, work: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T:
+        """Run `work` on the writer's thread inside BEGIN IMMEDIATE ... COMMIT, as one trip there.
+
+        `transaction()` awaits each statement: under load every await waits a turn of the busy event loop,
+        and the write lock (which the callbacks' commits queue for) is held through all those turns. Here
+        the whole transaction runs in one go on the thread. `work` gets the plain sqlite3 connection and
+        must not touch the event loop. aiosqlite has no public call for running a function on its thread;
+        `_execute` is the one its own methods use (its version range is pinned in pyproject.toml, and
+        the storage tests run through this path).
+        """
+        async with self._write_lock.hold(urgent=urgent):
+            conn = self.conn
+            return cast(T, await conn._execute(_in_transaction, conn._conn, work))
+
     # Each aiosqlite call is a round trip to its thread, and a cursor's execute, fetch and close are three:
     # these helpers use the one-trip forms, which matters on the callback path.
 
@@ -237,6 +253,17 @@ class Database:
             log.exception("storage ping failed")
             return False
         return True
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 def _split_sql(script: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,27 +147,33 @@ class TaskRepository:
         Returns one Applied per task touched, in order of first appearance.
         """
         task_ids = list(dict.fromkeys(c.task_id for c in changes))
-        async with self._db.transaction() as conn:
-            tasks = {t.id: t for t in await _select_tasks(conn, task_ids)}
+        if not task_ids and not ignored:
+            return []
+
+        def apply(conn: sqlite3.Connection) -> list[Applied]:
+            tasks = {t.id: t for t in _select_tasks(conn, task_ids)}
             missing = set(task_ids) - set(tasks)
             if missing:
                 raise LookupError(f"tasks {sorted(missing)} do not exist")
             with_tracks = list(dict.fromkeys(c.task_id for c in changes if c.tracks))
-            known = await _known_tracks(conn, with_tracks) if with_tracks else {}
+            known = _known_tracks(conn, with_tracks) if with_tracks else {}
             folds = {task_id: _Fold(tasks[task_id], known.get(task_id, {})) for task_id in task_ids}
             for change in changes:
                 folds[change.task_id].add(change, now)
             upserts = [row for fold in folds.values() for row in fold.track_rows]
             if upserts:
-                await conn.executemany(_UPSERT_TRACK, upserts)
+                conn.executemany(_UPSERT_TRACK, upserts)
             if folds:
-                await conn.executemany(_UPDATE_TASK, [fold.task_row(now) for fold in folds.values()])
+                conn.executemany(_UPDATE_TASK, [fold.task_row(now) for fold in folds.values()])
             event_ids = [c.event_id for c in changes if c.event_id is not None] + list(ignored)
             for chunk in _chunks(event_ids):
                 marks = ",".join("?" * len(chunk))
-                await conn.execute(f"UPDATE events SET applied_at = ? WHERE id IN ({marks})", (now, *chunk))
-        # What was written is known here: reading it back would only lengthen the transaction.
-        return [folds[task_id].applied(now) for task_id in task_ids]
+                conn.execute(f"UPDATE events SET applied_at = ? WHERE id IN ({marks})", (now, *chunk))
+            # What was written is known here: reading it back would only lengthen the transaction.
+            return [folds[task_id].applied(now) for task_id in task_ids]
+
+        # One trip to the database thread: the callbacks' commits wait for this transaction to end.
+        return await self._db.run_transaction(apply)
 
     async def unfinished(self) -> list[Task]:
         rows = await self._db.fetchall(
@@ -381,22 +388,21 @@ def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-async def _select_tasks(conn: Any, task_ids: list[int]) -> list[Task]:
-    rows = await _select_in(conn, "SELECT * FROM tasks WHERE id IN ({})", task_ids)
-    return [Task.from_row(row) for row in rows]
+def _select_tasks(conn: sqlite3.Connection, task_ids: list[int]) -> list[Task]:
+    return [Task.from_row(row) for row in _select_in(conn, "SELECT * FROM tasks WHERE id IN ({})", task_ids)]
 
 
-async def _known_tracks(conn: Any, task_ids: list[int]) -> dict[int, dict[str, tuple[int, bool]]]:
+def _known_tracks(conn: sqlite3.Connection, task_ids: list[int]) -> dict[int, dict[str, tuple[int, bool]]]:
     known: dict[int, dict[str, tuple[int, bool]]] = {}
     sql = "SELECT task_id, audio_id, position, sent_at FROM tracks WHERE task_id IN ({})"
-    for row in await _select_in(conn, sql, task_ids):
+    for row in _select_in(conn, sql, task_ids):
         known.setdefault(row[0], {})[row[1]] = (int(row[2]), row[3] is not None)
     return known
 
 
-async def _select_in(conn: Any, sql: str, values: list[Any]) -> list[Any]:
+def _select_in(conn: sqlite3.Connection, sql: str, values: list[Any]) -> list[Any]:
     """Rows of `sql` with its `{}` filled by an IN list of `values`, in pieces of SQLite's size."""
     rows: list[Any] = []
     for chunk in _chunks(values):
-        rows += await conn.execute_fetchall(sql.format(",".join("?" * len(chunk))), chunk)
+        rows += conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -110,6 +111,27 @@ async def test_failed_transaction_rolls_back(storage: Storage) -> None:
             await conn.execute("UPDATE tasks SET stage = 'failed' WHERE id = ?", (task.id,))
             raise RuntimeError("boom")
     assert (await storage.tasks.require(task.id)).stage is Stage.SUBMITTED
+
+
+async def test_run_transaction_commits_its_work_in_one_go_or_nothing(storage: Storage) -> None:
+    task = await new_task(storage)
+
+    def fail_task(conn: sqlite3.Connection) -> int:
+        conn.execute("UPDATE tasks SET stage = 'failed' WHERE id = ?", (task.id,))
+        return int(conn.execute("SELECT COUNT(*) FROM tasks WHERE stage = 'failed'").fetchone()[0])
+
+    def fail_then_break(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE tasks SET stage = 'complete' WHERE id = ?", (task.id,))
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await storage.db.run_transaction(fail_then_break)
+    assert (await storage.tasks.require(task.id)).stage is Stage.SUBMITTED
+    assert await storage.db.run_transaction(fail_task) == 1  # its own writes are visible inside
+    assert (await storage.tasks.require(task.id)).stage is Stage.FAILED
+    # The connection is back in autocommit mode: a plain write after it is committed on its own.
+    await storage.tasks.touch(task.id, now=NOW + 5)
+    assert (await storage.tasks.require(task.id)).last_event_at == NOW + 5
 
 
 # ---- apply -----------------------------------------------------------------------------------------
