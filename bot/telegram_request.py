@@ -7,7 +7,7 @@ messages in hundreds of chats spends most of its CPU there, on the same event lo
 provider's callbacks at once, so the cheaper client is worth a small class. The bot already runs
 aiohttp for its web server and its streamed uploads.
 
-Everything PTB expects of a request backend holds: parameters go as an urlencoded form (or multipart when
+Everything PTB expects of a request backend holds: parameters go as a JSON object (or multipart when
 files are attached), the per-call timeouts are honoured, and failures become PTB's own `TimedOut` and
 `NetworkError`, which its retry and error handling understand.
 """
@@ -15,6 +15,7 @@ files are attached), the per-call timeouts are honoured, and failures become PTB
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import aiohttp
@@ -118,13 +119,19 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
 
 
-def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
-    """PTB's parameters as the form Telegram expects: urlencoded, or multipart with the files attached."""
+def _body(request_data: RequestData | None) -> aiohttp.FormData | aiohttp.BytesPayload | None:
+    """PTB's parameters as Telegram takes them: a JSON object, or multipart with the files attached.
+
+    The Bot API accepts application/json for every call without files. It is also far cheaper to build
+    than an urlencoded form: percent-encoding a progress message's text cost more CPU than the rest of
+    sending the edit.
+    """
     if request_data is None:
         return None
-    fields = request_data.json_parameters
     if not request_data.contains_files:
-        return fields
+        payload = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+        return aiohttp.BytesPayload(payload, content_type="application/json")
+    fields = request_data.json_parameters
     form = aiohttp.FormData(quote_fields=False)
     for name, value in fields.items():
         form.add_field(name, value)

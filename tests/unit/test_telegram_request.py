@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +45,8 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
                 data = await part.read()  # type: ignore[union-attr]
                 fields[part.name or ""] = (part.filename, bytes(data)) if part.filename else data.decode()  # type: ignore[union-attr]
             entry["fields"] = fields
+        elif request.content_type == "application/json":
+            entry["fields"] = await request.json()
         else:
             entry["fields"] = dict(await request.post())
         seen.requests.append(entry)
@@ -71,17 +72,18 @@ def _bot(url: str, **timeouts: float) -> Bot:
     return Bot(TOKEN, base_url=f"{url}/bot", request=AiohttpRequest(**timeouts))
 
 
-async def test_parameters_go_as_a_form_and_the_answer_comes_back(server: tuple[str, Seen]) -> None:
+async def test_parameters_go_as_a_json_object_and_the_answer_comes_back(server: tuple[str, Seen]) -> None:
     url, seen = server
     async with _bot(url) as bot:
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("Extend", callback_data="x:1")]])
-        message = await bot.send_message(42, "héllo", reply_markup=markup)
-    assert message.message_id == 7 and message.text == "héllo"
+        message = await bot.send_message(42, "héllo 🎵", reply_markup=markup)
+    assert message.message_id == 7 and message.text == "héllo 🎵"
     sent = seen.requests[-1]
     assert sent["method"] == "sendMessage"
-    assert sent["content_type"] == "application/x-www-form-urlencoded"
-    assert sent["fields"]["chat_id"] == "42" and sent["fields"]["text"] == "héllo"
-    assert json.loads(sent["fields"]["reply_markup"])["inline_keyboard"][0][0]["callback_data"] == "x:1"
+    assert sent["content_type"] == "application/json"
+    # Native JSON values, nested objects included: not the form's strings of JSON.
+    assert sent["fields"]["chat_id"] == 42 and sent["fields"]["text"] == "héllo 🎵"
+    assert sent["fields"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "x:1"
     assert sent["user_agent"].startswith("python-telegram-bot")
 
 
