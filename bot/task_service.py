@@ -62,6 +62,7 @@ FILE_TOKEN_TTL = 3600.0
 APPLY_GATHER_SECONDS = 0.01
 TRACKS_PER_TASK = 2  # the provider makes two songs for every generation, cover or extension
 APPLIED_PAYLOADS_KEPT = 20_000
+SHOWN_TEXTS_KEPT = 20_000
 QUEUE_REFRESH_SECONDS = 5.0
 
 
@@ -119,6 +120,10 @@ class TaskService:
         # Recent payloads applied, oldest first, with what their parse gave the event row.
         self._applied_payloads: dict[tuple[int, bytes], _Parsed] = {}
         self._stored: list[_Stored] = []  # committed events not applied yet, in order
+        # What recent tasks' progress messages show, as this process edited them. Edits are not written
+        # back (storage keeps the text sent first): the text holds the elapsed time, so after a restart an
+        # unfinished task's message is due for an edit anyway.
+        self._shown: dict[int, str] = {}
         self._reload_stored = True  # at start, what storage holds unapplied comes first
         self._reload_stored_later = False
         self._apply_requested = False
@@ -533,18 +538,17 @@ class TaskService:
         return Texts(person.locale if person else None)
 
     async def _show_progress(self, task_id: int) -> None:
-        task = await self._storage.tasks.require(task_id)
-        texts = await self.texts_for_user(task.user_id)
+        task, locale = await self._storage.tasks.with_locale(task_id)
+        texts = Texts(locale)
         tracks = await self._storage.tasks.tracks(task_id) if task.stage is Stage.COMPLETE else []
         text = render_progress(
             task, texts, now=self._now(), queue_position=self.queue_position(task_id), track_count=len(tracks)
         )
         pacing = self._progress_pacing(task, tracks)
         if task.progress_message_id is None:
-            message = await self._bot.send_message(task.chat_id, text, **pacing)
-            await self._storage.tasks.set_progress(task_id, message_id=message.message_id, text=text)
+            await self._send_progress(task, text, pacing)
             return
-        if text == task.progress_text:
+        if text == self._shown.get(task_id, task.progress_text):
             return
         try:
             await self._bot.edit_message_text(
@@ -555,12 +559,22 @@ class TaskService:
             if "not modified" in reason:
                 pass  # the message already shows this: success
             elif "message to edit not found" in reason:
-                message = await self._bot.send_message(task.chat_id, text)  # deleted by the person
-                await self._storage.tasks.set_progress(task_id, message_id=message.message_id, text=text)
+                await self._send_progress(task, text, {})  # deleted by the person
                 return
             else:
                 raise
-        await self._storage.tasks.set_progress(task_id, message_id=None, text=text)
+        self._remember_shown(task, text)
+
+    async def _send_progress(self, task: Task, text: str, pacing: dict[str, Any]) -> None:
+        message = await self._bot.send_message(task.chat_id, text, **pacing)
+        await self._storage.tasks.set_progress(task.id, message_id=message.message_id, text=text)
+        self._remember_shown(task, text)
+
+    def _remember_shown(self, task: Task, text: str) -> None:
+        self._shown.pop(task.id, None)
+        self._shown[task.id] = text  # newest last
+        if len(self._shown) > SHOWN_TEXTS_KEPT:
+            self._shown.pop(next(iter(self._shown)))  # the longest unchanged: most likely finished
 
     def _progress_pacing(self, task: Task, tracks: list[Track]) -> dict[str, Any]:
         """How the pacer should rank a progress call (nothing without our ChatPacer).

@@ -83,10 +83,23 @@ class TaskRepository:
             raise LookupError(f"task {task_id} does not exist")
         return task
 
-    async def set_progress(self, task_id: int, *, message_id: int | None, text: str) -> None:
+    async def with_locale(self, task_id: int) -> tuple[Task, str | None]:
+        """A task and the locale of the person it belongs to, in one read (a progress message needs both)."""
+        row = await self._db.fetchone(
+            "SELECT tasks.*, COALESCE(people.language_override, people.language) AS person_locale "
+            "FROM tasks LEFT JOIN people ON people.user_id = tasks.user_id WHERE tasks.id = ?",
+            (task_id,),
+        )
+        if row is None:
+            raise LookupError(f"task {task_id} does not exist")
+        data = dict(row)
+        locale = data.pop("person_locale")
+        return Task.from_row(data), locale
+
+    async def set_progress(self, task_id: int, *, message_id: int, text: str) -> None:
+        """The task's progress message, once it is sent (a new one replaces one the person deleted)."""
         await self._db.execute(
-            "UPDATE tasks SET progress_message_id = COALESCE(?, progress_message_id), progress_text = ? "
-            "WHERE id = ?",
+            "UPDATE tasks SET progress_message_id = ?, progress_text = ? WHERE id = ?",
             (message_id, text, task_id),
         )
 

@@ -44,3 +44,21 @@ async def test_generate_delivers_two_tracks_and_edits_progress(
     stored = await bot.services.storage.tasks.tracks(1)
     assert all(t.telegram_file_id for t in stored)
     assert telegram.violations == []
+
+
+async def test_a_progress_state_already_shown_is_not_sent_again(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
+) -> None:
+    provider.script(delays=(0.1, 0.2, 0.3))
+    await telegram.user_sends_text(ALICE, "/generate a short song")
+    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+    tasks = bot.services.tasks
+    await tasks.idle()
+    stored = await bot.services.storage.tasks.require(1)
+    progress = telegram.bot_messages(ALICE)[0]
+    assert "Done!" in progress.text and stored.progress_message_id == progress.message_id
+    calls = len(telegram.requests)
+
+    tasks.outbox.progress(ALICE, 1)  # as a resume or a repeated report would ask
+    await tasks.idle()
+    assert len(telegram.requests) == calls  # not even an edit Telegram would refuse as "not modified"

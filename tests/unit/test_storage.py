@@ -134,6 +134,18 @@ async def test_run_transaction_commits_its_work_in_one_go_or_nothing(storage: St
     assert (await storage.tasks.require(task.id)).last_event_at == NOW + 5
 
 
+async def test_a_task_comes_with_its_persons_locale(storage: Storage) -> None:
+    await storage.people.seen(7, 7, first_name="Ana", username=None, language="pt-br", now=NOW)
+    task = await new_task(storage, user_id=7)
+    stranger = await new_task(storage, user_id=8)  # no people row (an admin's task for someone, say)
+    assert await storage.tasks.with_locale(task.id) == (await storage.tasks.require(task.id), "pt-br")
+    await storage.people.set_language(7, "de")
+    assert (await storage.tasks.with_locale(task.id))[1] == "de"  # the person's own choice wins
+    assert (await storage.tasks.with_locale(stranger.id))[1] is None
+    with pytest.raises(LookupError):
+        await storage.tasks.with_locale(999_999)
+
+
 # ---- apply -----------------------------------------------------------------------------------------
 
 
