@@ -8,6 +8,7 @@ import hmac
 
 import pytest
 
+from bot import signing
 from bot.signing import Signer
 
 SECRET = "s" * 32
@@ -99,3 +100,24 @@ def test_derive_is_stable_and_purpose_bound() -> None:
     assert signer.derive("telegram") == Signer(SECRET).derive("telegram")
     assert signer.derive("telegram") != signer.derive("other")
     assert SECRET not in signer.derive("telegram")
+
+
+def test_a_verified_token_is_remembered_and_a_forged_one_never_is() -> None:
+    signer = Signer(SECRET)
+    tokens = [signer.callback_token(task_id) for task_id in range(1, 4)]
+    assert [signer.verify_callback(t) for t in tokens * 2] == [1, 2, 3] * 2  # the second time from memory
+    task_part, mac = tokens[0].split(".")
+    forged = f"{task_part}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}"
+    for _ in range(2):
+        assert signer.verify_callback(forged) is None
+    other = Signer("another secret of the same length!!")
+    assert other.verify_callback(tokens[0]) is None  # memory is per secret: nothing leaks between signers
+
+
+def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signing, "_VERIFIED_KEPT", 3)
+    signer = Signer(SECRET)
+    for task_id in range(1, 10):
+        assert signer.verify_callback(signer.callback_token(task_id)) == task_id
+    assert len(signer._verified_callbacks) == 3
+    assert signer.verify_callback(signer.callback_token(1)) == 1  # forgotten, so checked again: still valid
