@@ -21,7 +21,7 @@ _NO_CHECK = object()
 _KNOWN_TASKS = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewEvent:
     task_id: int
     source: str
@@ -86,9 +86,8 @@ class EventRepository:
         self, batch: list[tuple[NewEvent, object, asyncio.Future[int]]]
     ) -> list[int | EventRejected]:
         results: list[int | EventRejected | None] = [None] * len(batch)
-        checked = sorted(
-            {e.task_id for e, expected, _ in batch if expected is not _NO_CHECK} - set(self._known)
-        )
+        known = self._known
+        checked = sorted({e.task_id for e, expected, _ in batch if expected is not _NO_CHECK} - known.keys())
         if checked:
             # A task's provider id is set once and never changes, so it is cached once seen.
             marks = ",".join("?" * len(checked))
