@@ -260,7 +260,8 @@ def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection
     try:
         result = work(conn)
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # some errors (a full disk, say) have rolled it back already
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return result

@@ -86,8 +86,9 @@ class EventRepository:
         self, batch: list[tuple[NewEvent, object, asyncio.Future[int]]]
     ) -> list[int | EventRejected]:
         results: list[int | EventRejected | None] = [None] * len(batch)
-        known = self._known
-        checked = sorted({e.task_id for e, expected, _ in batch if expected is not _NO_CHECK} - known.keys())
+        checked = sorted(
+            {e.task_id for e, expected, _ in batch if expected is not _NO_CHECK} - self._known.keys()
+        )
         if checked:
             # A task's provider id is set once and never changes, so it is cached once seen.
             marks = ",".join("?" * len(checked))

@@ -118,7 +118,7 @@ class Task(Record):
     provider_task_id: str | None = None
     stage: Stage
     progress_message_id: int | None = None
-    progress_text: str | None = None
+    progress_text: str | None = None  # as first sent; later edits are remembered in memory only
     stream_url: str | None = None
     error_code: int | None = None
     error_text: str | None = None
