@@ -221,6 +221,47 @@ async def bot_against(emulators: EmulatorProcess, data_dir: Path, **overrides: A
         yield running
 
 
+class BenchFailed(Exception):
+    """A benchmark could not measure what it set out to (the message says why); exits with 1."""
+
+
+# Telegram counts its ~30 messages a second over a one-second window; the bot's pacer lets optional
+# progress edits have all but a reserve of it.
+TELEGRAM_GLOBAL_WINDOW = 1.0
+TELEGRAM_OPTIONAL_PER_SECOND = 25
+
+
+async def tasks_in_flight(
+    bot: Any, emulators: EmulatorProcess, *, count: int, first_user: int, text: str
+) -> list[tuple[int, int, str]]:
+    """Have `count` people each start a task, and wait until all are submitted and quiet.
+
+    Returns (task id, chat id, provider task id) in task order. Each person costs two Telegram calls (the
+    progress message, then its edit once submitted) at the pacer's rate, so the wait allows for that;
+    it ends once Telegram's one-second window has emptied, so what is measured next does not queue
+    behind these calls.
+    """
+    await emulators.post("/people", {"first_user": first_user, "count": count, "spread": 1.0, "text": text})
+    within = 60 + 2 * count / TELEGRAM_OPTIONAL_PER_SECOND
+    db = bot.services.storage.db
+    deadline = time.monotonic() + within
+    while True:
+        row = await db.fetchone("SELECT COUNT(*) FROM tasks WHERE provider_task_id IS NOT NULL")
+        if row and row[0] >= count:
+            break
+        if time.monotonic() > deadline:
+            raise BenchFailed(f"{row[0] if row else 0} of {count} tasks were submitted within {within:.0f} s")
+        await asyncio.sleep(0.2)
+    try:
+        await asyncio.wait_for(bot.services.tasks.idle(), max(1.0, deadline - time.monotonic()))
+    except TimeoutError:
+        late = f"the progress messages of {count} tasks were not out within {within:.0f} s"
+        raise BenchFailed(late) from None
+    await asyncio.sleep(TELEGRAM_GLOBAL_WINDOW)
+    rows = await db.fetchall("SELECT id, chat_id, provider_task_id FROM tasks ORDER BY id")
+    return [(task_id, chat_id, provider_task_id) for task_id, chat_id, provider_task_id in rows]
+
+
 def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     """The command line every benchmark shares: its own options are added by the caller."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,4 +271,10 @@ def bench_parser(doc: str | None) -> argparse.ArgumentParser:
 
 
 def run_bench(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Any]) -> None:
-    raise SystemExit(asyncio.run(run(parser.parse_args())))
+    args = parser.parse_args()
+    try:
+        code = asyncio.run(run(args))
+    except BenchFailed as failure:
+        print(f"{parser.prog}: {failure}", file=sys.stderr)
+        code = 1
+    raise SystemExit(code)

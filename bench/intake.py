@@ -39,6 +39,7 @@ from bench.common import (
     quiet_logs,
     run_bench,
     table,
+    tasks_in_flight,
 )
 from bot.emulators.harness import served
 
@@ -114,28 +115,11 @@ async def run(args: argparse.Namespace) -> int:
         ):
             services = bot.services
             db = services.storage.db
-            await emulators.post(
-                "/people",
-                {
-                    "first_user": 20_000,
-                    "count": args.tasks,
-                    "spread": 1.0,
-                    "text": "/generate intake #{user}",
-                },
+            rows = await tasks_in_flight(
+                bot, emulators, count=args.tasks, first_user=20_000, text="/generate intake #{user}"
             )
-            deadline = time.monotonic() + 60
-            while True:
-                row = await db.fetchone("SELECT COUNT(*) FROM tasks WHERE provider_task_id IS NOT NULL")
-                if row and row[0] >= args.tasks:
-                    break
-                if time.monotonic() > deadline:
-                    print("tasks were not submitted in time")
-                    return 1
-                await asyncio.sleep(0.2)
-            await asyncio.wait_for(services.tasks.idle(), 60)  # progress messages out of the way
-            rows = await db.fetchall("SELECT id, provider_task_id FROM tasks ORDER BY id")
             targets_text, targets_first = [], []
-            for task_id, provider_task_id in rows:
+            for task_id, _chat_id, provider_task_id in rows:
                 url = f"{bot.url}/callbacks/{services.signer.callback_token(task_id)}"
                 text = {
                     "code": 200,

@@ -31,9 +31,9 @@ from bench.common import (
     quiet_logs,
     run_bench,
     table,
+    tasks_in_flight,
 )
 
-TELEGRAM_GLOBAL_WINDOW = 1.0  # seconds over which Telegram counts its ~30 messages
 LABELS = {"text": "Lyrics ready", "first": "First track ready"}
 
 
@@ -48,29 +48,9 @@ async def run(args: argparse.Namespace) -> int:
             ) as bot,
         ):
             services = bot.services
-            db = services.storage.db
-            spec = {
-                "first_user": 30_000,
-                "count": args.tasks,
-                "spread": 1.0,
-                "text": "/generate stage #{user}",
-            }
-            await emulators.post("/people", spec)
-            deadline = time.monotonic() + 60
-            while True:
-                row = await db.fetchone("SELECT COUNT(*) FROM tasks WHERE provider_task_id IS NOT NULL")
-                if row and row[0] >= args.tasks:
-                    break
-                if time.monotonic() > deadline:
-                    print("tasks were not submitted in time")
-                    return 1
-                await asyncio.sleep(0.2)
-            await asyncio.wait_for(services.tasks.idle(), 60)
-            # The submission edits just sent fill Telegram's one-second global window (200 of them go
-            # out at the pacer's 25 a second); the first stages would queue behind them and measure
-            # the limit, not the bot. Let the window empty first.
-            await asyncio.sleep(TELEGRAM_GLOBAL_WINDOW)
-            rows = await db.fetchall("SELECT id, chat_id, provider_task_id FROM tasks ORDER BY id")
+            rows = await tasks_in_flight(
+                bot, emulators, count=args.tasks, first_user=30_000, text="/generate stage #{user}"
+            )
             async with aiohttp.ClientSession() as http:
                 started = time.monotonic()
                 index = 0
