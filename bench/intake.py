@@ -11,8 +11,9 @@ Two loads: closed loop (C concurrent senders, as fast as answers come: throughpu
 loop (a fixed rate, default 500/s: p99 latency at that rate). Each runs in `--rounds` short rounds, bare
 and bot alternating, on connections opened beforehand, so both see the same moments of a noisy machine.
 Callbacks cycle over `--tasks` real tasks submitted through the emulated provider: the first pass over
-them is `text`, the second `first`, later ones are repeats, as a provider's retries would be. Every 200
-must correspond to a committed event row.
+them is `text`, the second `first`, later ones are repeats, as a provider's retries would be
+(`--tasks 2000` makes every closed-loop callback a new stage). Every 200 must correspond to a committed
+event row.
 """
 
 from __future__ import annotations
@@ -224,7 +225,11 @@ async def run(args: argparse.Namespace) -> int:
             f"{acknowledged} / {stored}",
             "every 200 is a committed row" + (f"; non-200: {errors}" if errors else ""),
         ),
-        ("background apply drained after the closed loop", f"{drain:.2f} s", f"{unapplied} left unapplied"),
+        (
+            "background work done after the closed loop",
+            f"{drain:.2f} s",
+            f"stages applied and their progress edits sent at Telegram's pace; {unapplied} left unapplied",
+        ),
         (
             "Telegram limit violations (per chat / global)",
             f"{stats['telegram']['violations_per_chat']} / {stats['telegram']['violations_global']}",
