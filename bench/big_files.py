@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from bench.common import (
+    BenchFailed,
     EmulatorProcess,
     bench_parser,
     bot_against,
@@ -63,8 +64,7 @@ async def run(args: argparse.Namespace) -> int:
                     "/stats", lambda s: s["audio"]["received"] >= expected, within=args.timeout
                 )
             except TimeoutError as error:
-                print(f"big files did not finish: {error}")
-                return 1
+                raise BenchFailed(f"big files did not finish: {error}") from None
             await asyncio.wait_for(bot.services.tasks.idle(), 60)
             elapsed = time.monotonic() - started
             peak = peak_rss_mb()

@@ -32,6 +32,7 @@ from pathlib import Path
 from prometheus_client import Histogram
 
 from bench.common import (
+    BenchFailed,
     EmulatorProcess,
     bench_parser,
     bot_against,
@@ -109,8 +110,7 @@ async def run(args: argparse.Namespace) -> int:
                     within=args.timeout,
                 )
             except TimeoutError as error:
-                print(f"burst did not finish: {error}")
-                return 1
+                raise BenchFailed(f"burst did not finish: {error}") from None
             await asyncio.wait_for(bot.services.tasks.idle(), 30)
             cpu = time.process_time() - cpu_before
             peak = peak_rss_mb()
