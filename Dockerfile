@@ -11,6 +11,7 @@ WORKDIR /src
 # pyproject.toml names README.md as the package's readme: the build fails without it.
 COPY pyproject.toml README.md ./
 COPY bot ./bot
+COPY emulators ./emulators
 COPY handlers ./handlers
 COPY storage ./storage
 # A regular (non-editable) install without the dev extra: the image needs no test tools.

@@ -4,7 +4,7 @@
 
 Every person's task yields 2 tracks of `--megabytes` MB (real MP3s), so 10 people make 20 deliveries of
 20 MB finishing together. Each track is streamed to DATA_DIR/tmp and then streamed to Telegram in chunks
-(bot/telegram_upload.py), so no whole file is ever in memory; the delivery slots (3) bound how many are in
+(bot/telegram/upload.py), so no whole file is ever in memory; the delivery slots (3) bound how many are in
 flight. The peak resident memory of the bot's process is printed against what holding every file would
 need.
 """

@@ -211,7 +211,7 @@ class EmulatorProcess:
 @asynccontextmanager
 async def bot_against(emulators: EmulatorProcess, data_dir: Path, **overrides: Any) -> AsyncIterator[Any]:
     """The real bot (web server, PTB, storage) in this process, pointed at the emulators."""
-    from bot.emulators.harness import emulator_settings, running_bot
+    from emulators.harness import emulator_settings, running_bot
 
     overrides.setdefault("SUNO_POLL_INTERVAL", 3600)
     settings = emulator_settings(

@@ -26,10 +26,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.emulators import provider_tasks
-from bot.emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, served
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import ChatEvent, TelegramEmulator
+from emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, served
+from emulators.provider import tasks as provider_tasks
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import ChatEvent, TelegramEmulator
 
 _USER_IN_PROMPT = re.compile(r"#(\d+)")
 

@@ -42,7 +42,7 @@ from bench.common import (
     table,
     tasks_in_flight,
 )
-from bot.emulators.harness import served
+from emulators.harness import served
 
 _ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,22 +13,22 @@ from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.ext import Application, ContextTypes
 
-from bot.audio_intake import AudioIntake
-from bot.delivery import TrackDelivery
-from bot.housekeeping import sweep
+from bot.chat.audio_intake import AudioIntake
+from bot.chat.delivery import TrackDelivery
 from bot.i18n import LANGUAGES, Texts
-from bot.keys import SERVICES, TELEGRAM
-from bot.metrics import Metrics
+from bot.ops.housekeeping import sweep
+from bot.ops.metrics import Metrics
+from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
-from bot.routes import errors_middleware, setup_routes
 from bot.services import BotData, Services, UserData
 from bot.settings import Settings
-from bot.signing import Signer
-from bot.sliding_window import SlidingWindowBudget
-from bot.task_service import TaskService
-from bot.telegram_pacing import ChatPacer
-from bot.telegram_request import AiohttpRequest
-from bot.telegram_upload import AudioUploader
+from bot.tasks.service import TaskService
+from bot.telegram.pacing import ChatPacer
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.upload import AudioUploader
+from bot.web.keys import SERVICES, TELEGRAM
+from bot.web.routes import errors_middleware, setup_routes
+from bot.web.signing import Signer
 from handlers import register_handlers
 from storage.store import Storage
 

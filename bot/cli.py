@@ -14,7 +14,7 @@ from aiohttp import web
 from telegram.error import InvalidToken, NetworkError, TimedOut
 
 from bot.app import build_app
-from bot.logging_setup import setup_logging
+from bot.ops.logging_setup import setup_logging
 from bot.settings import ConfigError, Settings, load_settings
 from storage.db import UnsupportedDatabaseVersion
 
@@ -75,7 +75,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from bot.doctor import run_doctor
+    from bot.ops.doctor import run_doctor
 
     settings = load_settings()
     return asyncio.run(run_doctor(settings))

@@ -10,12 +10,12 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.emulators.audio_fixtures import make_mp3, make_ogg_opus
-from bot.emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, emulator_settings, running_bot
-from bot.emulators.person import ScriptedPerson
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import ChatEvent, TelegramEmulator
-from bot.logging_setup import setup_logging
+from bot.ops.logging_setup import setup_logging
+from emulators.audio_fixtures import make_mp3, make_ogg_opus
+from emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, emulator_settings, running_bot
+from emulators.person import ScriptedPerson
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import ChatEvent, TelegramEmulator
 
 ALICE = 424242
 # Stages more than a second apart, so every progress edit can reach the chat at Telegram's pace.
@@ -150,7 +150,7 @@ async def run_demo(output: Path, *, verbose: bool = False, write: Callable[[str]
     setup_logging("INFO" if verbose else "WARNING", "text")
     if not verbose:
         # The emulators log each scripted fault and retry; the printed chat is the demo's output.
-        logging.getLogger("bot.emulators").setLevel(logging.ERROR)
+        logging.getLogger("emulators").setLevel(logging.ERROR)
     printer = ChatPrinter(output, write)
     failures = 0
     with tempfile.TemporaryDirectory(prefix="music-bot-demo-") as scratch:

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from telegram.ext import CallbackContext, ExtBot
 
-from bot.audio_intake import AudioIntake
-from bot.forms import Draft
-from bot.metrics import Metrics
+from bot.chat.audio_intake import AudioIntake
+from bot.chat.forms import Draft
+from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderClient
 from bot.settings import Settings
-from bot.signing import Signer
-from bot.task_service import TaskService
+from bot.tasks.service import TaskService
+from bot.web.signing import Signer
 from storage.store import Storage
 
 

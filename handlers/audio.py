@@ -7,7 +7,7 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import filters
 
-from bot.audio_intake import IncomingAudio, IntakeRefused, looks_like_audio_document
+from bot.chat.audio_intake import IncomingAudio, IntakeRefused, looks_like_audio_document
 from bot.i18n import Texts
 from bot.services import BotContext, services_of
 from handlers.common import person_of, reply

@@ -14,8 +14,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot.explain import explain_problems
-from bot.forms import (
+from bot.chat.explain import explain_problems
+from bot.chat.forms import (
     FLOWS,
     UPLOAD_ACTIONS,
     AnswerProblem,
@@ -31,7 +31,7 @@ from bot.forms import (
 from bot.i18n import Texts
 from bot.provider.models import InvalidRequest
 from bot.services import BotContext, services_of
-from bot.task_service import TaskRefused
+from bot.tasks.service import TaskRefused
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
 from storage.models import TaskKind

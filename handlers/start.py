@@ -6,8 +6,8 @@ import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.chat.progress import format_elapsed
 from bot.i18n import LANGUAGES, Texts
-from bot.progress import format_elapsed
 from bot.services import BotContext, services_of
 from handlers.common import person_of, reply, texts_of
 

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from bot.emulators.harness import (
+from bot.settings import Settings
+from emulators.harness import (
     EMULATOR_API_KEY,
     EMULATOR_BOT_TOKEN,
     RunningBot,
     emulator_settings,
     running_bot,
 )
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import TelegramEmulator
-from bot.settings import Settings
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import TelegramEmulator
 from storage.store import Storage
 
 # The bot and the emulator agree on a faster per-chat pace than Telegram's one second, so conversations in

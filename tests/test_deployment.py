@@ -20,9 +20,9 @@ import pytest
 import yaml
 from aiohttp import web
 
-from bot.emulators.harness import RunningBot
-from bot.routes import setup_routes
 from bot.settings import Settings
+from bot.web.routes import setup_routes
+from emulators.harness import RunningBot
 from tests.design_contract import DESIGN_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.doctor import run_doctor
-from bot.emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, RunningBot
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import TelegramEmulator
+from bot.ops.doctor import run_doctor
 from bot.settings import Settings
+from emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, RunningBot
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import TelegramEmulator
 from storage.store import Storage
 
 TOKEN_SECRET = EMULATOR_BOT_TOKEN.partition(":")[2]

@@ -9,9 +9,9 @@ from typing import Any
 
 import aiohttp
 
+from bot.provider.budget import SlidingWindowBudget
 from bot.provider.errors import ProviderError, ProviderUnavailable
 from bot.provider.models import ProviderRequest, ProviderSnapshot
-from bot.sliding_window import SlidingWindowBudget
 
 log = logging.getLogger(__name__)
 

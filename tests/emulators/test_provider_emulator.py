@@ -19,9 +19,9 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from bot.emulators.audio_fixtures import make_big_mp3, make_jpeg, make_mp3, make_ogg_opus, mp3_duration
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.provider_tasks import EmulatedTask
+from emulators.audio_fixtures import make_big_mp3, make_jpeg, make_mp3, make_ogg_opus, mp3_duration
+from emulators.provider.server import ProviderEmulator
+from emulators.provider.tasks import EmulatedTask
 
 KEY = "test-suno-key"
 FAST = (0.02, 0.04, 0.06)

@@ -20,8 +20,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-from bot.emulators.telegram import ChatEvent, TelegramEmulator
-from bot.emulators.telegram_state import format_text, jpeg_size
+from emulators.telegram.server import ChatEvent, TelegramEmulator
+from emulators.telegram.state import format_text, jpeg_size
 
 CHAT = 42
 

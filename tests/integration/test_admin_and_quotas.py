@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-from bot.emulators.harness import RunningBot
-from bot.emulators.person import ScriptedPerson
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import TelegramEmulator
 from bot.settings import Settings
+from emulators.harness import RunningBot
+from emulators.person import ScriptedPerson
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import TelegramEmulator
 
 ADMIN = 9001
 

@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.emulators.harness import RunningBot
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import TelegramEmulator
 from bot.settings import Settings
-from bot.task_service import POLLING_CALLBACK_URL
+from bot.tasks.service import POLLING_CALLBACK_URL
+from emulators.harness import RunningBot
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import TelegramEmulator
 from storage.models import Stage
 
 ALICE = 1001

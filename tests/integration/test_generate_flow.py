@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.emulators.harness import RunningBot
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import TelegramEmulator
+from emulators.harness import RunningBot
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import TelegramEmulator
 
 ALICE = 1001
 

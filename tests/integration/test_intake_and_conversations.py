@@ -9,12 +9,12 @@ from contextlib import AbstractAsyncContextManager
 import aiohttp
 import pytest
 
-from bot.emulators.audio_fixtures import make_mp3
-from bot.emulators.harness import RunningBot
-from bot.emulators.person import ScriptedPerson
-from bot.emulators.provider import ProviderEmulator
-from bot.emulators.telegram import TelegramEmulator
 from bot.settings import Settings
+from emulators.audio_fixtures import make_mp3
+from emulators.harness import RunningBot
+from emulators.person import ScriptedPerson
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import TelegramEmulator
 
 CAROL = 3003
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from bot.app import GC_YOUNG_THRESHOLD
-from bot.emulators.harness import RunningBot
 from bot.settings import Settings
+from emulators.harness import RunningBot
 
 
 async def test_the_collector_is_tuned_while_the_bot_runs_and_restored_after(

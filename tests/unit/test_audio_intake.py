@@ -7,8 +7,8 @@ import io
 import mutagen
 import pytest
 
-from bot.audio_intake import IntakeRefused, default_title, looks_like_audio_document, probe_audio
-from bot.emulators.audio_fixtures import make_mp3, make_ogg_opus, make_wav
+from bot.chat.audio_intake import IntakeRefused, default_title, looks_like_audio_document, probe_audio
+from emulators.audio_fixtures import make_mp3, make_ogg_opus, make_wav
 
 
 def test_mp3_is_kept_and_measured_from_the_file_itself() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.forms import (
+from bot.chat.forms import (
     DEFAULT_NEGATIVE_TAGS,
     FLOWS,
     AnswerProblem,

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from bench.load_client import LoadClient
-from bot.emulators.harness import served
+from emulators.harness import served
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logging_setup import JsonFormatter, RedactSecrets, setup_logging
+from bot.ops.logging_setup import JsonFormatter, RedactSecrets, setup_logging
 
 TOKEN = "123456:SECRET-part-of-the-token"
 KEY = "sk-provider-key-0000"

@@ -7,9 +7,9 @@ import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.outbox import Outbox
-from bot.sliding_window import SlidingWindowBudget
-from bot.telegram_pacing import PREEMPTIBLE, ChatPacer, Pace, Preemptible
+from bot.chat.outbox import Outbox
+from bot.provider.budget import SlidingWindowBudget
+from bot.telegram.pacing import PREEMPTIBLE, ChatPacer, Pace, Preemptible
 
 
 def recorded() -> tuple[list[str], Callable[[str], Awaitable[dict[str, Any]]]]:

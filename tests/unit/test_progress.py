@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.i18n import Texts
-from bot.progress import (
+from bot.chat.progress import (
     CODE_INTERRUPTED,
     CODE_UNREACHABLE,
     failure_text,
@@ -15,6 +14,7 @@ from bot.progress import (
     progress_bar,
     render_progress,
 )
+from bot.i18n import Texts
 from bot.provider.models import SENSITIVE_WORD_CODE
 from storage.models import Stage, Task, TaskKind
 

@@ -8,8 +8,8 @@ import hmac
 
 import pytest
 
-from bot import signing
-from bot.signing import Signer
+from bot.web import signing
+from bot.web.signing import Signer
 
 SECRET = "s" * 32
 

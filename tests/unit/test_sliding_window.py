@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.sliding_window import SlidingWindowBudget
+from bot.provider.budget import SlidingWindowBudget
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:

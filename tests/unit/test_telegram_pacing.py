@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.telegram_pacing import ChatPacer
+from bot.telegram.pacing import ChatPacer
 
 
 class FakeApi:

@@ -12,8 +12,8 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot.emulators.harness import served
-from bot.telegram_request import AiohttpRequest
+from bot.telegram.request import AiohttpRequest
+from emulators.harness import served
 
 TOKEN = "123456:test-token-not-real"
 

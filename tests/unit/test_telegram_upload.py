@@ -7,7 +7,7 @@ import datetime as dtm
 import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from bot.telegram_upload import error_from
+from bot.telegram.upload import error_from
 
 
 def test_retry_after_comes_from_parameters_whatever_the_status() -> None:

@@ -12,9 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import build_app
-from bot.keys import SERVICES, TELEGRAM
 from bot.services import Services
 from bot.settings import Settings
+from bot.web.keys import SERVICES, TELEGRAM
 
 EMULATOR_BOT_TOKEN = "123456:EMULATOR-token"  # the emulator's own made-up token, not a real bot
 EMULATOR_API_KEY = "emulator-suno-key"

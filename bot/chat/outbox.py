@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-from bot.telegram_pacing import PREEMPTIBLE, Preemptible
+from bot.telegram.pacing import PREEMPTIBLE, Preemptible
 
 log = logging.getLogger(__name__)
 

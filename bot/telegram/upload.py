@@ -28,7 +28,7 @@ from telegram.error import (
 )
 from telegram.ext import BaseRateLimiter
 
-from bot.telegram_pacing import Pace
+from bot.telegram.pacing import Pace
 
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=600, sock_connect=10, sock_read=120)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.emulators.telegram import TelegramEmulator
+from emulators.telegram.server import TelegramEmulator
 
 
 class ScriptedPerson:

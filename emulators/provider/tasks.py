@@ -24,8 +24,8 @@ from typing import Any, BinaryIO, Protocol
 import aiohttp
 import mutagen
 
-from bot.emulators.audio_fixtures import make_big_mp3, make_jpeg, make_mp3, mp3_duration
-from bot.emulators.provider_rules import UPLOAD_KINDS
+from emulators.audio_fixtures import make_big_mp3, make_jpeg, make_mp3, mp3_duration
+from emulators.provider.rules import UPLOAD_KINDS
 
 __all__ = [
     "ADD_KINDS",

@@ -19,8 +19,8 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.emulators.provider_http import RECORD, envelope, json_object
-from bot.emulators.provider_tasks import download_to, open_sink
+from emulators.provider.http import RECORD, envelope, json_object
+from emulators.provider.tasks import download_to, open_sink
 
 UPLOAD_PATHS = ("/api/file-stream-upload", "/api/file-base64-upload", "/api/file-url-upload")
 URL_UPLOAD_TIMEOUT = 30.0  # the upload host's documented fetch timeout

@@ -16,12 +16,11 @@ from pydantic import ValidationError
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.delivery import TrackDelivery
+from bot.chat.delivery import TrackDelivery
+from bot.chat.outbox import Outbox
+from bot.chat.progress import CODE_INTERRUPTED, CODE_UNREACHABLE, render_progress
 from bot.i18n import Texts
-from bot.keyed_locks import KeyedLocks
-from bot.metrics import Metrics
-from bot.outbox import Outbox
-from bot.progress import CODE_INTERRUPTED, CODE_UNREACHABLE, render_progress
+from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError, ProviderUnavailable
 from bot.provider.models import (
@@ -35,8 +34,9 @@ from bot.provider.models import (
     UploadExtendRequest,
 )
 from bot.settings import Settings
-from bot.signing import Signer
-from bot.telegram_pacing import ChatPacer, Pace
+from bot.tasks.keyed_locks import KeyedLocks
+from bot.telegram.pacing import ChatPacer, Pace
+from bot.web.signing import Signer
 from storage.events import EventRejected, NewEvent
 from storage.models import Event, Person, Stage, Task, TaskKind, Track
 from storage.store import Storage

@@ -302,7 +302,11 @@ class BotApiSpec:
 @cache
 def load_spec() -> BotApiSpec:
     # Read from the installed package so the emulator works from a wheel and never needs the repo layout.
-    text = resources.files("bot.emulators").joinpath("data/telegram-bot-api-methods.json").read_text("utf-8")
+    text = (
+        resources.files("emulators.telegram")
+        .joinpath("data/telegram-bot-api-methods.json")
+        .read_text("utf-8")
+    )
     raw = json.loads(text)
     methods = {
         name.lower(): MethodSpec(

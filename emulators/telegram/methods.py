@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.emulators.telegram_requests import ApiCall, Upload
-from bot.emulators.telegram_state import (
+from emulators.telegram.requests import ApiCall, Upload
+from emulators.telegram.state import (
     MAX_CALLBACK_ANSWER_LENGTH,
     MAX_THUMBNAIL_BYTES,
     MAX_THUMBNAIL_SIDE,

@@ -40,7 +40,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from bot.sliding_window import SlidingWindowBudget
+from bot.provider.budget import SlidingWindowBudget
 
 log = logging.getLogger(__name__)
 

@@ -34,16 +34,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.emulators.provider_http import RECORD, RecordedRequest, envelope, json_object
-from bot.emulators.provider_media import MediaHost
-from bot.emulators.provider_rules import (
+from emulators.provider.http import RECORD, RecordedRequest, envelope, json_object
+from emulators.provider.media import MediaHost
+from emulators.provider.rules import (
     ENDPOINT_KINDS,
     RuleError,
     SourceTrack,
     unknown_fields,
     validate_task_request,
 )
-from bot.emulators.provider_tasks import (
+from emulators.provider.tasks import (
     DownloadRecord,
     EmulatedTask,
     EmulatedTrack,
@@ -54,7 +54,7 @@ from bot.emulators.provider_tasks import (
     run_task,
     upload_problem,
 )
-from bot.emulators.provider_uploads import UPLOAD_PATHS, UploadedFile, UploadHost
+from emulators.provider.uploads import UPLOAD_PATHS, UploadedFile, UploadHost
 
 __all__ = ["ProviderEmulator", "RecordedRequest", "UploadedFile", "Violation"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.emulators.telegram_state import WebhookDelivery
+from emulators.telegram.state import WebhookDelivery
 
 log = logging.getLogger(__name__)
 

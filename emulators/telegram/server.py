@@ -7,7 +7,7 @@ The bot under test talks to it through its production code paths, only with anot
         await tg.user_sends_text(42, "/start")
         await tg.wait_for(lambda: tg.bot_messages(42))
 
-It validates every call against the Bot API spec shipped in ``bot/emulators/data`` (unknown methods,
+It validates every call against the Bot API spec shipped in ``emulators/telegram/data`` (unknown methods,
 unknown or missing fields, types), enforces the documented limits (4096/1024 characters, 64-byte
 callback data, 50 MB uploads, 20 MB downloads, JPEG thumbnails), answers edits that change nothing with
 "message is not modified", counts flood-limit violations, and can script faults (429 with retry_after,
@@ -35,8 +35,8 @@ from typing import Any, Literal, Self
 import aiohttp
 from aiohttp import web
 
-from bot.emulators.telegram_methods import FLOOD_COUNTED, BotApiMethods, command_key
-from bot.emulators.telegram_requests import (
+from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key
+from emulators.telegram.requests import (
     MAX_SMALL_BODY,
     ApiCall,
     Upload,
@@ -45,7 +45,7 @@ from bot.emulators.telegram_requests import (
     decode_request,
     discard_uploads,
 )
-from bot.emulators.telegram_state import (
+from emulators.telegram.state import (
     BLOCKED,
     MAX_DOWNLOAD_BYTES,
     MAX_UPLOAD_BYTES,
@@ -68,7 +68,7 @@ from bot.emulators.telegram_state import (
     command_entities,
     load_spec,
 )
-from bot.emulators.telegram_webhook import WebhookSender
+from emulators.telegram.webhook import WebhookSender
 
 __all__ = [
     "AnsweredCallback",
@@ -477,7 +477,7 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         if handler is None:
             raise bad_request(
                 f"the Telegram emulator does not implement {call.method}; add it to "
-                "bot/emulators/telegram_methods.py before the bot relies on it"
+                "emulators/telegram/methods.py before the bot relies on it"
             )
         check_required(call)
         self._apply_fault(call.method, chat_id)

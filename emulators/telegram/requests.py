@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import BodyPartReader, web
 
-from bot.emulators.telegram_state import (
+from emulators.telegram.state import (
     ApiError,
     ChatInfo,
     MethodSpec,

@@ -22,11 +22,11 @@ import aiohttp
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
+from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError, ProviderUnavailable
 from bot.settings import Settings
-from bot.sliding_window import SlidingWindowBudget
-from bot.telegram_request import AiohttpRequest
+from bot.telegram.request import AiohttpRequest
 from storage.db import latest_version
 
 OK, FAIL, NOTE, SKIP = "✓", "✗", "!", "–"

@@ -10,8 +10,8 @@ from pathlib import Path
 from aiohttp import web
 from telegram import Update
 
-from bot.keys import SERVICES, TELEGRAM
-from bot.task_service import CallbackRejected
+from bot.tasks.service import CallbackRejected
+from bot.web.keys import SERVICES, TELEGRAM
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import FileSizeLimit, MessageLimit
 
+from bot.chat.thumbnails import make_thumbnail
 from bot.i18n import Texts
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderClient, ProviderDownloadError
-from bot.telegram_upload import AudioUploader
-from bot.thumbnails import make_thumbnail
+from bot.telegram.upload import AudioUploader
 from storage.models import Task, Track
 
 log = logging.getLogger(__name__)
