@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import secrets
@@ -10,19 +9,28 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.ext import Application, ContextTypes
 
 from bot.chat.audio_intake import AudioIntake
+from bot.chat.deliveries import Deliveries
 from bot.chat.delivery import TrackDelivery
+from bot.chat.outbox import Outbox
+from bot.chat.progress_messages import ProgressMessages
 from bot.i18n import LANGUAGES, Texts
+from bot.ops.alerts import Alerts
 from bot.ops.housekeeping import sweep
 from bot.ops.metrics import Metrics
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
 from bot.services import BotData, Services, UserData
 from bot.settings import Settings
-from bot.tasks.service import TaskService
+from bot.tasks.events import EventIntake
+from bot.tasks.lifecycle import Lifecycle
+from bot.tasks.poller import Poller
+from bot.tasks.service import Quotas, TaskService
+from bot.tasks.submitter import Submitter
+from bot.tasks.work_queue import WorkQueue
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.request import AiohttpRequest
 from bot.telegram.upload import AudioUploader
@@ -31,6 +39,7 @@ from bot.web.routes import errors_middleware, setup_routes
 from bot.web.signing import Signer
 from handlers import register_handlers
 from storage.store import Storage
+from storage.work import Kind
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +107,50 @@ def schedule_housekeeping(application: Application, settings: Settings, storage:
     application.job_queue.run_repeating(job, interval=HOUSEKEEPING_INTERVAL, first=10, name="housekeeping")
 
 
+def build_task_core(
+    settings: Settings,
+    storage: Storage,
+    provider: ProviderClient,
+    bot: Bot,
+    pacer: ChatPacer,
+    delivery: TrackDelivery,
+    signer: Signer,
+    metrics: Metrics,
+) -> TaskService:
+    """The task core's object graph, each part handed what it works with."""
+    admins = frozenset(settings.admin_user_ids)
+    queue = WorkQueue(storage.work)
+    alerts = Alerts(storage=storage, bot=bot, queue=queue, admins=admins)
+    lifecycle = Lifecycle(
+        storage=storage,
+        queue=queue,
+        metrics=metrics,
+        poll_interval=settings.suno_poll_interval,
+        out_of_credits=alerts.out_of_credits,
+    )
+    intake = EventIntake(lifecycle)
+    submitter = Submitter(
+        lifecycle=lifecycle, provider=provider, signer=signer, public_url=settings.public_url
+    )
+    submitter.on_accepted = alerts.credits_fine
+    progress = ProgressMessages(storage=storage, bot=bot, pacer=pacer, queue_position=submitter.position)
+    outbox = Outbox(
+        queue=queue,
+        progress=progress,
+        deliveries=Deliveries(storage=storage, bot=bot, delivery=delivery, pacer=pacer),
+        people=storage.people,
+        metrics=metrics,
+        slots_ahead=pacer.ahead,
+    )
+    queue.register(Kind.SUBMIT, submitter)
+    queue.register(Kind.POLL, Poller(lifecycle=lifecycle, provider=provider, intake=intake))
+    queue.register(Kind.PROGRESS, outbox)
+    queue.register(Kind.DELIVER, outbox)
+    queue.register(Kind.ALERT, alerts)
+    quotas = Quotas(settings.max_active_tasks_per_user, settings.max_tasks_per_day, admins)
+    return TaskService(lifecycle=lifecycle, submitter=submitter, intake=intake, quotas=quotas)
+
+
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=2 * 1024 * 1024)
     metrics = Metrics()
@@ -141,14 +194,8 @@ def build_app(settings: Settings) -> web.Application:
         delivery = TrackDelivery(
             application.bot, uploader, provider, settings.data_dir / "tmp", metrics=metrics
         )
-        tasks = TaskService(
-            settings=settings,
-            storage=storage,
-            provider=provider,
-            bot=application.bot,
-            delivery=delivery,
-            signer=signer,
-            metrics=metrics,
+        tasks = build_task_core(
+            settings, storage, provider, application.bot, pacer, delivery, signer, metrics
         )
         services = Services(
             settings=settings,
@@ -178,10 +225,8 @@ def build_app(settings: Settings) -> web.Application:
                 await application.start()
                 if application.updater is not None:
                     await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-                poller = asyncio.create_task(tasks.poll_forever(), name="provider-poller")
-                queue_news = asyncio.create_task(tasks.refresh_queue_forever(), name="queue-positions")
                 schedule_housekeeping(application, settings, storage)
-                await tasks.resume()
+                await tasks.start(single_process=True)
                 log.info("bot started in %s mode", "webhook" if settings.webhook_mode else "polling")
                 # What exists now lives as long as the bot (PTB, handlers, clients, caches): moved out of
                 # the collector's way, a full collection scans only what requests create and stays short,
@@ -195,10 +240,7 @@ def build_app(settings: Settings) -> web.Application:
                 finally:
                     gc.set_threshold(*thresholds)
                     gc.unfreeze()
-                    poller.cancel()
-                    queue_news.cancel()
-                    await asyncio.gather(poller, queue_news, return_exceptions=True)
-                    await tasks.close()
+                    await tasks.stop()
                     if application.updater is not None and application.updater.running:
                         await application.updater.stop()
                     await application.stop()

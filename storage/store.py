@@ -10,6 +10,7 @@ from storage.kv import KeyValueRepository
 from storage.people import PeopleRepository
 from storage.tasks import TaskRepository
 from storage.uploads import UploadRepository
+from storage.work import WorkRepository
 
 
 class Storage:
@@ -20,6 +21,7 @@ class Storage:
         self.events = EventRepository(self.db)
         self.uploads = UploadRepository(self.db)
         self.kv = KeyValueRepository(self.db)
+        self.work = WorkRepository(self.db)
 
     async def open(self) -> None:
         """Open the file and bring its schema up to date."""

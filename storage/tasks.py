@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from storage import work
 from storage.db import Database
 from storage.models import Stage, Task, TaskKind, Track, TrackData
+from storage.work import Kind, Lease, NewWork, WorkItem
 
 _STAGE_TIME_COLUMN = {
     Stage.TEXT: "text_at",
@@ -26,6 +28,20 @@ class Applied:
     task: Task
     previous: Stage
     changed: bool
+
+
+@dataclass
+class FollowUp:
+    """The work a task's change calls for, recorded in the same transaction as the change.
+
+    A new task is to be submitted and shown; a changed one shown again; a submitted one polled when it
+    stays quiet for `poll_interval`; a complete one's tracks delivered. What was recorded (leased to
+    `lease` where nobody alive holds it) is appended to `recorded` for the caller to start on at once.
+    """
+
+    lease: Lease | None
+    poll_interval: float
+    recorded: list[WorkItem] = field(default_factory=list)
 
 
 @dataclass
@@ -52,16 +68,33 @@ class TaskRepository:
         model: str | None,
         upload_id: int | None = None,
         now: float,
+        follow_up: FollowUp | None = None,
     ) -> Task:
-        task_id = await self._db.execute(
-            """
-            INSERT INTO tasks
-                (user_id, chat_id, kind, params, model, upload_id, stage, created_at, last_event_at)
-            VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
-            """,
-            (user_id, chat_id, kind.value, json.dumps(params), model, upload_id, now, now),
-        )
-        return await self.require(task_id)
+        """A queued task; with `follow_up`, its submission and first progress message as work, in one go."""
+
+        def create(conn: sqlite3.Connection) -> int:
+            task_id = conn.execute(
+                """
+                INSERT INTO tasks
+                    (user_id, chat_id, kind, params, model, upload_id, stage, created_at, last_event_at)
+                VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+                """,
+                (user_id, chat_id, kind.value, json.dumps(params), model, upload_id, now, now),
+            ).lastrowid
+            assert task_id is not None
+            if follow_up is not None:
+                follow_up.recorded += work.want(
+                    conn,
+                    [
+                        NewWork(Kind.SUBMIT, task_id, task_id, chat_id, now),
+                        NewWork(Kind.PROGRESS, task_id, task_id, chat_id, now),
+                    ],
+                    now=now,
+                    lease=follow_up.lease,
+                )
+            return task_id
+
+        return await self.require(await self._db.run_transaction(create))
 
     async def get(self, task_id: int) -> Task | None:
         row = await self._db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -104,30 +137,71 @@ class TaskRepository:
         )
 
     async def mark_submit_started(self, task_id: int, *, now: float) -> None:
+        """The submission is about to leave: from now on its outcome is uncertain until its answer lands."""
         await self._db.execute("UPDATE tasks SET submit_started_at = ? WHERE id = ?", (now, task_id))
 
-    async def mark_submitted(self, task_id: int, provider_task_id: str, *, now: float) -> Task:
+    async def clear_submit_started(self, task_id: int) -> None:
+        """The provider answered that it made nothing (busy, maintenance): sending again is safe."""
         await self._db.execute(
-            """
-            UPDATE tasks SET provider_task_id = ?, submitted_at = ?, last_event_at = ?,
-                stage = CASE WHEN stage = 'queued' THEN 'submitted' ELSE stage END
-            WHERE id = ?
-            """,
-            (provider_task_id, now, now, task_id),
+            "UPDATE tasks SET submit_started_at = NULL WHERE id = ? AND provider_task_id IS NULL", (task_id,)
         )
+
+    async def mark_submitted(
+        self, task_id: int, provider_task_id: str, *, now: float, follow_up: FollowUp | None = None
+    ) -> Task:
+        """The provider accepted the task. A provider id adopted from a callback first is kept."""
+
+        def submitted(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                """
+                UPDATE tasks SET provider_task_id = COALESCE(provider_task_id, ?),
+                    submitted_at = COALESCE(submitted_at, ?), last_event_at = ?,
+                    stage = CASE WHEN stage = 'queued' THEN 'submitted' ELSE stage END
+                WHERE id = ?
+                """,
+                (provider_task_id, now, now, task_id),
+            )
+            if follow_up is not None:
+                chat_id = conn.execute("SELECT chat_id FROM tasks WHERE id = ?", (task_id,)).fetchone()[0]
+                follow_up.recorded += work.want(
+                    conn,
+                    [
+                        NewWork(Kind.PROGRESS, task_id, task_id, chat_id, now),
+                        NewWork(Kind.POLL, task_id, task_id, chat_id, now + follow_up.poll_interval),
+                    ],
+                    now=now,
+                    lease=follow_up.lease,
+                )
+
+        await self._db.run_transaction(submitted)
         return await self.require(task_id)
 
-    async def mark_failed(self, task_id: int, *, code: int | None, text: str, now: float) -> bool:
+    async def mark_failed(
+        self, task_id: int, *, code: int | None, text: str, now: float, follow_up: FollowUp | None = None
+    ) -> bool:
         """Fail a task that has not ended yet; False when it had already ended."""
-        changed = await self._db.execute(
-            """
-            UPDATE tasks SET stage = 'failed', error_code = ?, error_text = ?,
-                finished_at = ?, last_event_at = ?
-            WHERE id = ? AND stage NOT IN ('complete', 'failed')
-            """,
-            (code, text, now, now, task_id),
-        )
-        return changed > 0
+
+        def failed(conn: sqlite3.Connection) -> bool:
+            changed = conn.execute(
+                """
+                UPDATE tasks SET stage = 'failed', error_code = ?, error_text = ?,
+                    finished_at = ?, last_event_at = ?
+                WHERE id = ? AND stage NOT IN ('complete', 'failed')
+                """,
+                (code, text, now, now, task_id),
+            ).rowcount
+            if changed and follow_up is not None:
+                chat_id = conn.execute("SELECT chat_id FROM tasks WHERE id = ?", (task_id,)).fetchone()[0]
+                follow_up.recorded += work.want(
+                    conn,
+                    [NewWork(Kind.PROGRESS, task_id, task_id, chat_id, now)],
+                    now=now,
+                    lease=follow_up.lease,
+                )
+                _end_polls(conn, [task_id], now)
+            return changed > 0
+
+        return await self._db.run_transaction(failed)
 
     async def touch(self, task_id: int, *, now: float) -> None:
         """Note that the provider was asked about a task, so it is not polled again before the interval."""
@@ -150,7 +224,12 @@ class TaskRepository:
         return applied
 
     async def apply_batch(
-        self, changes: list[Change], *, now: float, ignored: Sequence[int] = ()
+        self,
+        changes: list[Change],
+        *,
+        now: float,
+        ignored: Sequence[int] = (),
+        follow_up: FollowUp | None = None,
     ) -> list[Applied]:
         """Apply events in one transaction: stages forward-only, tracks merged, events marked applied.
 
@@ -183,7 +262,10 @@ class TaskRepository:
                 marks = ",".join("?" * len(chunk))
                 conn.execute(f"UPDATE events SET applied_at = ? WHERE id IN ({marks})", (now, *chunk))
             # What was written is known here: reading it back would only lengthen the transaction.
-            return [folds[task_id].applied(now) for task_id in task_ids]
+            applied = [folds[task_id].applied(now) for task_id in task_ids]
+            if follow_up is not None:
+                _follow_up(conn, applied, follow_up, now)
+            return applied
 
         # One trip to the database thread: the callbacks' commits wait for this transaction to end.
         return await self._db.run_transaction(apply)
@@ -289,6 +371,9 @@ class Change:
     tracks: list[TrackData]
     error_code: int | None = None
     error_text: str | None = None
+    # The provider's id for the task as the event names it: adopted when the task has none yet (its
+    # submission's answer was lost or not recorded yet; the callback URL is signed for this task).
+    provider_task_id: str | None = None
 
 
 class _Fold:
@@ -303,12 +388,15 @@ class _Fold:
         self.times: dict[str, float] = {}
         self.stream_url: str | None = None
         self.error: tuple[int | None, str | None] = (None, None)
+        self.adopted: str | None = None  # the provider's id, learnt from its callback before its answer
 
     def add(self, change: Change, now: float) -> None:
         # A stale report (lower than where the task is) must not overwrite what a later stage set.
         if change.tracks and change.reported.rank >= self.stage.rank and self.stage is not Stage.FAILED:
             for data in change.tracks:
                 self._track(data)
+        if change.provider_task_id and self.task.provider_task_id is None and self.adopted is None:
+            self.adopted = change.provider_task_id
         new_stage = self.stage.advanced_by(change.reported)
         if new_stage is None:
             return
@@ -354,6 +442,9 @@ class _Fold:
         if self.error != (None, None):
             update["error_code"] = self.error[0] if self.error[0] is not None else task.error_code
             update["error_text"] = self.error[1] if self.error[1] is not None else task.error_text
+        if self.adopted is not None:
+            update["provider_task_id"] = self.adopted
+            update["submitted_at"] = task.submitted_at or now
         return Applied(
             task=task.model_copy(update=update), previous=task.stage, changed=self.stage is not task.stage
         )
@@ -367,6 +458,8 @@ class _Fold:
             self.times.get("first_at"),
             self.times.get("finished_at"),
             *self.error,
+            self.adopted,
+            now if self.adopted else None,
             self.task.id,
         )
 
@@ -391,7 +484,8 @@ _UPDATE_TASK = """
     UPDATE tasks SET stage = ?, last_event_at = ?, stream_url = COALESCE(stream_url, ?),
         text_at = COALESCE(text_at, ?), first_at = COALESCE(first_at, ?),
         finished_at = COALESCE(finished_at, ?),
-        error_code = COALESCE(?, error_code), error_text = COALESCE(?, error_text)
+        error_code = COALESCE(?, error_code), error_text = COALESCE(?, error_text),
+        provider_task_id = COALESCE(provider_task_id, ?), submitted_at = COALESCE(submitted_at, ?)
     WHERE id = ?
 """
 
@@ -419,3 +513,31 @@ def _select_in(conn: sqlite3.Connection, sql: str, values: list[Any]) -> list[An
     for chunk in _chunks(values):
         rows += conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
     return rows
+
+
+def _follow_up(conn: sqlite3.Connection, applied: list[Applied], follow_up: FollowUp, now: float) -> None:
+    """Record what applied events call for: progress shown, tracks delivered, polls put off or ended."""
+    wanted = [NewWork(Kind.PROGRESS, a.task.id, a.task.id, a.task.chat_id, now) for a in applied if a.changed]
+    complete = [a.task.id for a in applied if a.task.stage is Stage.COMPLETE]
+    if complete:
+        sql = (
+            "SELECT k.id, k.task_id, t.chat_id FROM tracks k JOIN tasks t ON t.id = k.task_id "
+            "WHERE k.task_id IN ({}) AND k.sent_at IS NULL AND k.audio_url IS NOT NULL ORDER BY k.id"
+        )
+        wanted += [
+            NewWork(Kind.DELIVER, row[0], row[1], row[2], now) for row in _select_in(conn, sql, complete)
+        ]
+    follow_up.recorded += work.want(conn, wanted, now=now, lease=follow_up.lease)
+    ended = [a.task.id for a in applied if a.task.stage.terminal]
+    going = [a.task.id for a in applied if not a.task.stage.terminal]
+    if going:
+        work.postpone(conn, Kind.POLL, going, due_at=now + follow_up.poll_interval)
+    if ended:
+        _end_polls(conn, ended, now)
+
+
+def _end_polls(conn: sqlite3.Connection, task_ids: list[int], now: float) -> None:
+    conn.executemany(
+        "UPDATE work SET state = 'done', updated_at = ? WHERE key = ? AND state = 'pending'",
+        [(now, f"poll:{task_id}") for task_id in task_ids],
+    )

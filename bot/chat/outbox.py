@@ -1,15 +1,18 @@
-"""Per-chat scheduling of what the bot sends: progress edits coalesced, deliveries in order.
+"""Per-chat order for what the bot sends: the work queue's progress and delivery items, one chat at a time.
 
-Each chat with work has one worker. Progress is coalesced: marking a task's progress dirty twice before
-the worker gets to it produces one edit showing the newest state. Deliveries run after pending progress
-so a person sees "done" before the tracks arrive. The pacing itself (1 call/s per chat, 30/s overall,
-429s) happens below, in the Bot's rate limiter, so the worker simply awaits each call in turn.
+Each chat with work has one worker. Progress is coalesced: a task's progress asked for twice before the
+worker gets to it is one edit showing the newest state. Deliveries run after pending progress, so a
+person sees "done" before the tracks arrive, and one at a time in order. The pacing itself (1 call/s per
+chat, 30/s overall, 429s) happens below, in the Bot's rate limiter, so the worker awaits each call in turn.
+
+Every item's outcome goes back to the work queue: done, or retried later with backoff (a Telegram outage,
+a failed download, a busy database), or given up (the chat blocked the bot, Telegram refused the call
+for good). Nothing is dropped on an exception: the item's row keeps it.
 
 A progress step runs as a child task marked `Preemptible`: when the edit it makes is an intermediate
 one (low priority in the pacer) and is still waiting for its slots, new work for the chat cancels it
-and the task's progress is marked dirty again. The newest state is then rendered, mandatory calls (the
-final state, the tracks) never queue behind an optional edit, and nothing Telegram may have received is
-ever interrupted.
+and the step runs again later. The newest state is then rendered, mandatory calls (the final state, the
+tracks) never queue behind an optional edit, and nothing Telegram may have received is interrupted.
 """
 
 from __future__ import annotations
@@ -17,33 +20,53 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from telegram.error import TelegramError
+
+from bot.ops.metrics import Metrics
+from bot.provider.client import ProviderDownloadError
+from bot.tasks.retry import judge
+from bot.tasks.work_queue import WorkQueue
 from bot.telegram.pacing import PREEMPTIBLE, Preemptible
+from storage.people import PeopleRepository
+from storage.work import Kind, WorkItem
 
 log = logging.getLogger(__name__)
 
-ShowProgress = Callable[[int], Awaitable[None]]
-DeliverNext = Callable[[int], Awaitable[bool]]  # returns True while the task has more to deliver
-ChatGone = Callable[[int, BaseException], Awaitable[bool]]  # True when the chat can no longer be reached
 # Waits for the chat's turn to send before an optional progress step renders (ChatPacer.ahead).
 SlotsAhead = Callable[[int], AbstractAsyncContextManager[None]]
 
 
+class ShowsProgress(Protocol):  # bot/chat/progress_messages.py ProgressMessages
+    async def show(self, task_id: int) -> None: ...
+
+
+class DeliversTracks(Protocol):  # bot/chat/deliveries.py Deliveries
+    async def deliver(self, track_id: int, *, followers: int) -> None: ...
+
+    async def give_up(self, track_id: int) -> None: ...
+
+
 @dataclass
 class _ChatWork:
-    progress: dict[int, bool] = field(default_factory=dict)  # task id -> optional, in order
-    deliveries: dict[int, None] = field(default_factory=dict)
+    progress: dict[int, tuple[WorkItem, bool]] = field(default_factory=dict)  # task id -> item, optional
+    deliveries: dict[int, WorkItem] = field(default_factory=dict)  # track id -> item, in order
     worker: asyncio.Task[None] | None = None
     step: asyncio.Task[None] | None = None  # the progress step under way, while it is pre-emptible
     step_flag: Preemptible | None = None
     preempted: bool = False
 
-    def want_progress(self, task_id: int, *, optional: bool) -> None:
+    def want_progress(self, item: WorkItem, *, optional: bool) -> None:
         """Queue a progress step; it stays optional only while every request for it was optional."""
-        self.progress[task_id] = self.progress.get(task_id, True) and optional
+        assert item.task_id is not None
+        queued = self.progress.get(item.task_id)
+        if queued is not None and queued[0].version > item.version:
+            item = queued[0]
+        self.progress[item.task_id] = (item, (queued[1] if queued else True) and optional)
 
     def preempt(self) -> None:
         if self.step is None or self.step_flag is None:
@@ -53,73 +76,109 @@ class _ChatWork:
         if self.step_flag.waiting:
             self.step.cancel()
 
+    def items(self) -> list[WorkItem]:
+        return [item for item, _ in self.progress.values()] + list(self.deliveries.values())
+
 
 class Outbox:
     def __init__(
         self,
         *,
-        show_progress: ShowProgress,
-        deliver_next: DeliverNext,
-        chat_gone: ChatGone,
+        queue: WorkQueue,
+        progress: ShowsProgress,
+        deliveries: DeliversTracks,
+        people: PeopleRepository,
+        metrics: Metrics,
         slots_ahead: SlotsAhead | None = None,
     ) -> None:
-        self._show_progress = show_progress
+        self._queue = queue
+        self._progress = progress
+        self._deliveries = deliveries
+        self._people = people
+        self._metrics = metrics
         self._slots_ahead = slots_ahead
-        self._deliver_next = deliver_next
-        self._chat_gone = chat_gone
         self._chats: dict[int, _ChatWork] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._draining = False
 
-    def progress(self, chat_id: int, task_id: int, *, optional: bool = False) -> None:
-        """Show the task's newest state. `optional`: an intermediate state that may be skipped or wait.
+    # ---- the worker of progress and delivery items ------------------------------------------------
+
+    def take(self, item: WorkItem, hint: Any = None) -> None:
+        """`hint`: True for an intermediate state that may be skipped or wait (a progress item only).
 
         An optional step first waits for its turn to send (`slots_ahead`), then renders: while many chats
         wait for Telegram's budget, none of them renders a state that is overtaken before it is sent.
         """
-        work = self._work(chat_id)
-        work.want_progress(task_id, optional=optional)
+        assert item.chat_id is not None
+        work = self._chats.get(item.chat_id)
+        if work is None:
+            work = self._chats[item.chat_id] = _ChatWork()
+        if item.kind is Kind.PROGRESS:
+            work.want_progress(item, optional=bool(hint))
+        else:
+            work.deliveries[_ref(item)] = item
         work.preempt()
-        self._ensure_worker(chat_id)
+        if work.worker is None or work.worker.done():
+            work.worker = asyncio.create_task(self._run(item.chat_id, work), name=f"outbox-{item.chat_id}")
 
-    def deliver(self, chat_id: int, task_id: int) -> None:
-        work = self._work(chat_id)
-        work.deliveries[task_id] = None
-        work.preempt()
-        self._ensure_worker(chat_id)
+    async def drain(self, grace: float) -> None:
+        """Start nothing new; the calls under way get `grace` seconds; the rest goes back to the queue."""
+        self._draining = True
+        workers = [w.worker for w in self._chats.values() if w.worker is not None]
+        for work in self._chats.values():
+            work.preempt()  # an optional edit still waiting for its turn is not worth waiting for
+        if workers:
+            await asyncio.wait(workers, timeout=grace)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
 
     @property
     def busy_chats(self) -> int:
         return len(self._chats)
 
-    async def wait_idle(self) -> None:
-        await self._idle.wait()
+    # ---- one chat ---------------------------------------------------------------------------------
 
-    async def close(self) -> None:
-        workers = [w.worker for w in self._chats.values() if w.worker]
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        self._chats.clear()
-        self._idle.set()
+    async def _run(self, chat_id: int, work: _ChatWork) -> None:
+        current: WorkItem | None = None  # taken out of the chat's queue, outcome not reported yet
+        try:
+            while (work.progress or work.deliveries) and not self._draining:
+                if work.progress:
+                    task_id = next(iter(work.progress))
+                    current, optional = work.progress.pop(task_id)
+                else:
+                    track_id = next(iter(work.deliveries))
+                    current, optional = work.deliveries.pop(track_id), False
+                try:
+                    if current.kind is Kind.PROGRESS:
+                        done = await self._progress_step(work, current, optional)
+                    else:
+                        await self._deliveries.deliver(_ref(current), followers=len(work.deliveries))
+                        done = True
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    await self._failed(chat_id, work, current, error)
+                else:
+                    self._queue.telegram_answered()
+                    if done:
+                        self._queue.done(current)
+                current = None
+        finally:
+            # Stopping (or cancelled): what is left goes back to the queue untouched.
+            for left in [*work.items(), *([current] if current is not None else [])]:
+                self._queue.release(left)
+            work.progress.clear()
+            work.deliveries.clear()
+            if self._chats.get(chat_id) is work:
+                del self._chats[chat_id]
 
-    def _work(self, chat_id: int) -> _ChatWork:
-        work = self._chats.get(chat_id)
-        if work is None:
-            work = self._chats[chat_id] = _ChatWork()
-            self._idle.clear()
-        return work
-
-    def _ensure_worker(self, chat_id: int) -> None:
-        work = self._chats[chat_id]
-        if work.worker is None or work.worker.done():
-            work.worker = asyncio.create_task(self._run(chat_id, work), name=f"outbox-{chat_id}")
-
-    async def _progress_step(self, chat_id: int, work: _ChatWork, task_id: int, optional: bool) -> None:
+    async def _progress_step(self, work: _ChatWork, item: WorkItem, optional: bool) -> bool:
+        """Show the task's state; False when overtaken (the step runs again with the newer work)."""
         flag = Preemptible()
         context = contextvars.copy_context()
         context.run(PREEMPTIBLE.set, flag)
-        step = asyncio.create_task(self._show(chat_id, task_id, optional), context=context)
+        assert item.task_id is not None
+        step = asyncio.create_task(self._show(item.chat_id or 0, item.task_id, optional), context=context)
         work.step, work.step_flag, work.preempted = step, flag, False
         try:
             await step
@@ -128,43 +187,54 @@ class Outbox:
             if not work.preempted or (current is not None and current.cancelling()):
                 raise
             # Overtaken while it waited for a slot: show the newest state after the newer work.
-            work.want_progress(task_id, optional=optional)
+            work.want_progress(item, optional=optional)
+            return False
         finally:
             work.step = work.step_flag = None
             work.preempted = False
+        return True
 
     async def _show(self, chat_id: int, task_id: int, optional: bool) -> None:
         if optional and self._slots_ahead is not None:
             async with self._slots_ahead(chat_id):
-                await self._show_progress(task_id)
+                await self._progress.show(task_id)
         else:
-            await self._show_progress(task_id)
+            await self._progress.show(task_id)
 
-    async def _run(self, chat_id: int, work: _ChatWork) -> None:
-        try:
-            while work.progress or work.deliveries:
-                try:
-                    if work.progress:
-                        task_id = next(iter(work.progress))
-                        optional = work.progress.pop(task_id)
-                        await self._progress_step(chat_id, work, task_id, optional)
-                    else:
-                        task_id = next(iter(work.deliveries))
-                        if not await self._deliver_next(task_id):
-                            work.deliveries.pop(task_id, None)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    if await self._chat_gone(chat_id, error):
-                        log.info("chat %s cannot be reached any more; dropping its queued work", chat_id)
-                        work.progress.clear()
-                        work.deliveries.clear()
-                    else:
-                        log.exception("sending to chat %s failed; will retry on the next resume", chat_id)
-                        # Drop the failing delivery so one broken track cannot loop forever here.
-                        work.deliveries.pop(task_id, None)
-        finally:
-            if self._chats.get(chat_id) is work and not (work.progress or work.deliveries):
-                del self._chats[chat_id]
-                if not self._chats:
-                    self._idle.set()
+    async def _failed(self, chat_id: int, work: _ChatWork, item: WorkItem, error: Exception) -> None:
+        if isinstance(error, TelegramError):
+            self._metrics.telegram_errors.labels(code=type(error).__name__).inc()
+        verdict = judge(error, item.attempts)
+        if verdict.chat_gone:
+            log.info("chat %s cannot be reached any more; its queued work ends", chat_id)
+            await self._people.mark_bot_blocked(chat_id)
+            for left in [item, *work.items()]:
+                self._queue.fail(left, error=verdict.reason)
+            work.progress.clear()
+            work.deliveries.clear()
+            return
+        if verdict.waiting_for == "telegram":
+            self._queue.telegram_failed()
+        if item.kind is Kind.PROGRESS and item.task_id in work.progress:
+            return  # newer progress of this task is queued and runs next: that is the retry
+        if verdict.retry_in is not None:
+            self._queue.retry(
+                item, delay=verdict.retry_in, error=verdict.reason, waiting_for=verdict.waiting_for
+            )
+            return
+        if isinstance(error, ProviderDownloadError) and item.kind is Kind.DELIVER:
+            try:
+                await self._deliveries.give_up(_ref(item))
+            except Exception as second:  # Telegram is refusing too: keep trying later
+                self._queue.retry(
+                    item, delay=judge(second, item.attempts).retry_in or 60.0, error=str(second)
+                )
+                return
+        if not isinstance(error, TelegramError | ProviderDownloadError):
+            log.error("chat %s: %s failed for good", chat_id, item.key, exc_info=error)
+        self._queue.fail(item, error=verdict.reason)
+
+
+def _ref(item: WorkItem) -> int:
+    """The id an item's key names (a delivery's track)."""
+    return int(item.key.rsplit(":", 1)[1])

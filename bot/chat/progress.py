@@ -15,6 +15,7 @@ _DESCRIPTION_PREVIEW = 120
 CODE_UNREACHABLE = 503
 CODE_INTERRUPTED = 1002
 CODE_INTERNAL = 1003
+CODE_UNCONFIRMED = 1004  # the submission's answer was lost and no callback adopted the task in time
 _KNOWN_CODES = {400, 401, 404, 405, 408, 413, 429, 430, 451, 455, 500, 501, 531}
 
 
@@ -42,6 +43,8 @@ def failure_text(texts: Texts, code: int | None, *, upload: bool = False) -> str
         return texts("error.interrupted")
     if code == CODE_INTERNAL:
         return texts("error.internal")
+    if code == CODE_UNCONFIRMED:
+        return texts("error.unconfirmed")
     if code in _KNOWN_CODES:
         return texts(f"error.{code}")
     return texts("error.unknown", code=code if code is not None else "?")

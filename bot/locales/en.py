@@ -128,6 +128,9 @@ MESSAGES: dict[str, str] = {
     "Please rephrase it.",
     "error.unreachable": "The music service cannot be reached right now. Please try again later.",
     "error.interrupted": "This song was interrupted by a restart before it started. Please send it again.",
+    "error.unconfirmed": "The music service never confirmed that it took this request, so I did not send it "
+    "again (that could have made and charged two songs). If it did take it, I can't reach it from here; "
+    "please send the request again.",
     "error.unknown": "Something went wrong making this song (code {code}). Please try again.",
     "error.upload_400": "The provider could not use this audio: its format is not supported, or its content "
     "was refused. Please send an MP3 or WAV file of your own music.",
@@ -138,6 +141,8 @@ MESSAGES: dict[str, str] = {
     "audio.caption": "{tags}",
     "audio.performer": "AI Music",
     "audio.too_big": "This track is too big to send here; listen or download it at {url}",
+    "audio.unavailable": "I could not fetch this track from the music service after several tries. "
+    "You can listen to it or download it at {url}",
     "button.extend": "Extend",
     "button.cover": "Cover",
     "button.upload_extend": "Extend",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,27 @@ class ProviderClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._metrics = metrics
 
-    async def submit(self, request: ProviderRequest, *, callback_url: str, ticket: object = None) -> str:
-        """Create a task; returns the provider's taskId. `ticket` names the waiter in the budget's queue."""
+    async def submit(
+        self,
+        request: ProviderRequest,
+        *,
+        callback_url: str,
+        ticket: object = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> str:
+        """Create a task; returns the provider's taskId. `ticket` names the waiter in the budget's queue.
+
+        Sent once, never retried here: an attempt whose answer is lost may have created (and charged) a
+        task, so the caller decides what happens next. `before_send` runs once the budget lets the
+        request go, just before it leaves (the caller records that the outcome is now uncertain).
+        """
         data = await self._request(
-            "POST", self._base_url + request.endpoint, json=request.body(callback_url), ticket=ticket
+            "POST",
+            self._base_url + request.endpoint,
+            json=request.body(callback_url),
+            ticket=ticket,
+            retries=0,
+            before_send=before_send,
         )
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
@@ -144,16 +162,26 @@ class ProviderClient:
         form: Any = None,
         budgeted: bool = True,
         ticket: object = None,
+        retries: int | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Any:
         attempt = 0
+        retries = self._retries if retries is None else retries
         while True:
             attempt += 1
             try:
                 return await self._once(
-                    method, url, json=json, params=params, form=form, budgeted=budgeted, ticket=ticket
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    form=form,
+                    budgeted=budgeted,
+                    ticket=ticket,
+                    before_send=before_send,
                 )
             except ProviderError as error:
-                if not error.retryable or attempt > self._retries:
+                if not error.retryable or attempt > retries:
                     raise
                 delay = self._backoff * 2 ** (attempt - 1)
                 log.warning(
@@ -171,10 +199,13 @@ class ProviderClient:
         form: Any,
         budgeted: bool,
         ticket: object = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Any:
         if budgeted:
             await self.budget.acquire(ticket)
         try:
+            if before_send is not None:
+                await before_send()
             body = form() if form is not None else None
             async with self._session.request(
                 method, url, json=json, params=params, data=body, headers=self._headers, timeout=self._timeout

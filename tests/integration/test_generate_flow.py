@@ -59,6 +59,6 @@ async def test_a_progress_state_already_shown_is_not_sent_again(
     assert "Done!" in progress.text and stored.progress_message_id == progress.message_id
     calls = len(telegram.requests)
 
-    tasks.outbox.progress(ALICE, 1)  # as a resume or a repeated report would ask
+    await tasks.show_progress(stored)  # as a resume or a repeated report would ask
     await tasks.idle()
     assert len(telegram.requests) == calls  # not even an edit Telegram would refuse as "not modified"

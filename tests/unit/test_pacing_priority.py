@@ -7,9 +7,13 @@ import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.chat.outbox import Outbox
+from bot.chat.outbox import Outbox, SlotsAhead
+from bot.ops.metrics import Metrics
 from bot.provider.budget import SlidingWindowBudget
+from bot.tasks.work_queue import WorkQueue
 from bot.telegram.pacing import PREEMPTIBLE, ChatPacer, Pace, Preemptible
+from storage.store import Storage
+from storage.work import Kind, NewWork
 
 
 def recorded() -> tuple[list[str], Callable[[str], Awaitable[dict[str, Any]]]]:
@@ -21,6 +25,55 @@ def recorded() -> tuple[list[str], Callable[[str], Awaitable[dict[str, Any]]]]:
         return {"ok": True}
 
     return names, call
+
+
+class _Chat:
+    """The outbox's two collaborators played by the test: what a progress step and a delivery do."""
+
+    def __init__(
+        self,
+        show: Callable[[int], Awaitable[None]],
+        deliver: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
+        self._show, self._deliver = show, deliver
+
+    async def show(self, task_id: int) -> None:
+        await self._show(task_id)
+
+    async def deliver(self, track_id: int, *, followers: int) -> None:
+        assert self._deliver is not None
+        await self._deliver(track_id)
+
+    async def give_up(self, track_id: int) -> None:
+        raise AssertionError("no delivery gives up here")
+
+
+class _Outbox:
+    """An outbox on a real work queue and storage, fed the way the task core feeds it."""
+
+    def __init__(self, storage: Storage, chat: _Chat, slots_ahead: SlotsAhead | None = None) -> None:
+        self.queue = WorkQueue(storage.work)
+        outbox = Outbox(
+            queue=self.queue,
+            progress=chat,
+            deliveries=chat,
+            people=storage.people,
+            metrics=Metrics(),
+            slots_ahead=slots_ahead,
+        )
+        self.queue.register(Kind.PROGRESS, outbox)
+        self.queue.register(Kind.DELIVER, outbox)
+
+    async def progress(self, chat_id: int, task_id: int, *, optional: bool = False) -> None:
+        await self.queue.want(
+            [NewWork(Kind.PROGRESS, task_id, task_id, chat_id, 0.0)], hints={f"progress:{task_id}": optional}
+        )
+
+    async def deliver(self, chat_id: int, track_id: int) -> None:
+        await self.queue.want([NewWork(Kind.DELIVER, track_id, None, chat_id, 0.0)])
+
+    async def wait_idle(self) -> None:
+        await self.queue.idle()
 
 
 async def test_better_priority_is_served_first() -> None:
@@ -88,7 +141,9 @@ async def test_uploads_overtake_queued_text_calls() -> None:
     assert order == ["x", "audio", "text"]
 
 
-async def test_outbox_preempts_a_waiting_edit_and_shows_the_newest_state_after_deliveries() -> None:
+async def test_outbox_preempts_a_waiting_edit_and_shows_the_newest_state_after_deliveries(
+    storage: Storage,
+) -> None:
     pacer = ChatPacer(per_chat_interval=0.3)
     state = {"stage": "text"}
     seen, call = recorded()
@@ -100,21 +155,17 @@ async def test_outbox_preempts_a_waiting_edit_and_shows_the_newest_state_after_d
 
     delivered = []
 
-    async def deliver_next(task_id: int) -> bool:
+    async def deliver(track_id: int) -> None:
         await pacer.process_request(call, ("audio",), {}, "sendAudio", {"chat_id": 5}, None)
-        delivered.append(task_id)
-        return False
+        delivered.append(track_id)
 
-    async def chat_gone(chat_id: int, error: BaseException) -> bool:
-        return False
-
-    outbox = Outbox(show_progress=show_progress, deliver_next=deliver_next, chat_gone=chat_gone)
+    outbox = _Outbox(storage, _Chat(show_progress, deliver))
     await pacer.process_request(call, ("message",), {}, "sendMessage", {"chat_id": 5}, None)
-    outbox.progress(5, 1)  # an intermediate edit: waits for the chat's slot, low priority
+    await outbox.progress(5, 1)  # an intermediate edit: waits for the chat's slot, low priority
     await asyncio.sleep(0.05)
     state["stage"] = "complete"
-    outbox.progress(5, 1)  # newer state: the waiting edit is overtaken
-    outbox.deliver(5, 1)
+    await outbox.progress(5, 1)  # newer state: the waiting edit is overtaken
+    await outbox.deliver(5, 1)
     await asyncio.wait_for(outbox.wait_idle(), 3)
     assert seen == ["message", "edit:complete", "audio"]
     assert delivered == [1]
@@ -168,7 +219,7 @@ async def test_a_second_call_inside_ahead_waits_its_turn_instead_of_deadlocking(
     assert calls == ["edit", "resend"]
 
 
-async def test_waiting_ahead_is_preemptible_and_renders_nothing() -> None:
+async def test_waiting_ahead_is_preemptible_and_renders_nothing(storage: Storage) -> None:
     pacer = ChatPacer(per_chat_interval=0.3)
     seen, call = recorded()
     renders: list[str] = []
@@ -181,35 +232,26 @@ async def test_waiting_ahead_is_preemptible_and_renders_nothing() -> None:
             call, (f"edit:{state['stage']}",), {}, "editMessageText", {"chat_id": 5}, pace
         )
 
-    async def deliver_next(task_id: int) -> bool:
+    async def deliver(track_id: int) -> None:
         await pacer.process_request(call, ("audio",), {}, "sendAudio", {"chat_id": 5}, None)
-        return False
 
-    async def chat_gone(chat_id: int, error: BaseException) -> bool:
-        return False
-
-    outbox = Outbox(
-        show_progress=show_progress,
-        deliver_next=deliver_next,
-        chat_gone=chat_gone,
-        slots_ahead=pacer.ahead,
-    )
+    outbox = _Outbox(storage, _Chat(show_progress, deliver), slots_ahead=pacer.ahead)
     await pacer.process_request(call, ("message",), {}, "sendMessage", {"chat_id": 5}, None)
-    outbox.progress(5, 1, optional=True)  # waits for the chat's second before rendering anything
+    await outbox.progress(5, 1, optional=True)  # waits for the chat's second before rendering anything
     await asyncio.sleep(0.05)
     assert renders == []
     state["stage"] = "first"
-    outbox.progress(5, 1, optional=True)  # overtaken while waiting: cancelled, nothing was rendered
+    await outbox.progress(5, 1, optional=True)  # overtaken while waiting: cancelled, nothing was rendered
     await asyncio.sleep(0.05)
     state["stage"] = "complete"
-    outbox.progress(5, 1)  # the final state is mandatory
-    outbox.deliver(5, 1)
+    await outbox.progress(5, 1)  # the final state is mandatory
+    await outbox.deliver(5, 1)
     await asyncio.wait_for(outbox.wait_idle(), 3)
     assert renders == ["complete"]
     assert seen == ["message", "edit:complete", "audio"]
 
 
-async def test_newer_work_during_a_steps_reads_is_not_lost() -> None:
+async def test_newer_work_during_a_steps_reads_is_not_lost(storage: Storage) -> None:
     """The step was reading (not yet waiting) when the task completed: it must give way, not wait stale."""
     pacer = ChatPacer(global_per_second=6, per_chat_interval=0.01)  # LOW keeps a reserve of 1: it waits
     seen, call = recorded()
@@ -223,19 +265,13 @@ async def test_newer_work_during_a_steps_reads_is_not_lost() -> None:
         pace = Pace.low() if stage != "complete" else None
         await pacer.process_request(call, (f"edit:{stage}",), {}, "editMessageText", {"chat_id": 5}, pace)
 
-    async def deliver_next(task_id: int) -> bool:
-        return False
-
-    async def chat_gone(chat_id: int, error: BaseException) -> bool:
-        return False
-
-    outbox = Outbox(show_progress=show_progress, deliver_next=deliver_next, chat_gone=chat_gone)
+    outbox = _Outbox(storage, _Chat(show_progress))
     for other in range(5):  # the budget is busy: only the reserve is left, which LOW may not take
         await pacer.process_request(call, ("busy",), {}, "sendMessage", {"chat_id": 100 + other}, None)
-    outbox.progress(5, 1)  # an intermediate state, mandatory here (no ahead): renders, then waits LOW
+    await outbox.progress(5, 1)  # an intermediate state, mandatory here (no ahead): renders, then waits LOW
     await asyncio.wait_for(reading.wait(), 1)
     state["stage"] = "complete"
-    outbox.progress(5, 1)  # arrives while the step reads: it must not go on to wait with "text"
+    await outbox.progress(5, 1)  # arrives while the step reads: it must not go on to wait with "text"
     await asyncio.wait_for(outbox.wait_idle(), 0.8)  # well before the budget's second is over
     assert [s for s in seen if s != "busy"] == ["edit:complete"]
 

@@ -1,0 +1,91 @@
+"""Asking the provider's record-info about tasks that have been quiet: one recurring poll item per task.
+
+A poll item is due SUNO_POLL_INTERVAL after the task's last event (each applied event pushes it back,
+storage/tasks.py) and ends with the task. In polling mode it is how stages arrive at all; with callbacks
+it covers callbacks the provider gave up on. A task the provider has not finished after
+TASK_TIMEOUT_SECONDS is failed, so a person is never left waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.provider.client import ProviderClient
+from bot.provider.errors import ProviderError
+from bot.tasks.events import EventIntake
+from bot.tasks.lifecycle import Lifecycle
+from storage.work import WorkItem
+
+log = logging.getLogger(__name__)
+
+TASK_TIMEOUT_SECONDS = 30 * 60
+CODE_TIMEOUT = 408
+
+
+class Poller:
+    def __init__(self, *, lifecycle: Lifecycle, provider: ProviderClient, intake: EventIntake) -> None:
+        self._life = lifecycle
+        self._queue = lifecycle.queue
+        self._provider = provider
+        self._intake = intake
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    def take(self, item: WorkItem, hint: Any = None) -> None:
+        if item.id in self._running:
+            return
+        task = asyncio.create_task(self._poll(item), name=f"poll-{item.task_id}")
+        self._running[item.id] = task
+        task.add_done_callback(lambda _: self._running.pop(item.id, None))
+
+    async def drain(self, grace: float) -> None:
+        """A poll is only a question: stopping cancels it, and the next process asks again."""
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _poll(self, item: WorkItem) -> None:
+        try:
+            await self._ask(item)
+        except asyncio.CancelledError:
+            self._queue.release(item)
+            raise
+        except Exception as error:  # a busy database, say: ask again at the next interval
+            log.warning("polling task %s failed: %s", item.task_id, error)
+            self._queue.again(item, at=self._life.now() + self._life.poll_interval)
+
+    async def _ask(self, item: WorkItem) -> None:
+        assert item.task_id is not None
+        storage, metrics, now = self._life.storage, self._life.metrics, self._life.now
+        task = await storage.tasks.get(item.task_id)
+        if task is None or task.stage.terminal:
+            self._queue.done(item)
+            return
+        if task.provider_task_id is None:  # not submitted yet: its submission creates the next poll
+            self._queue.again(item, at=now() + self._life.poll_interval)
+            return
+        if task.submitted_at and now() - task.submitted_at > TASK_TIMEOUT_SECONDS:
+            await self._life.fail(task, ProviderError(CODE_TIMEOUT, "no result in time"))
+            self._queue.done(item)
+            return
+        next_time = now() + self._life.poll_interval
+        try:
+            snapshot = await self._provider.record_info(task.provider_task_id)
+        except ProviderError as error:
+            metrics.polls.labels(result="error").inc()
+            log.warning("polling task %s failed: %s", task.id, error)
+            self._queue.again(item, at=next_time)
+            return
+        except ValidationError:
+            metrics.polls.labels(result="malformed").inc()
+            log.warning("record-info for task %s was malformed", task.id)
+            self._queue.again(item, at=next_time)
+            return
+        metrics.polls.labels(result=snapshot.stage.value).inc()
+        if snapshot.stage.rank > task.stage.rank or snapshot.tracks:
+            await self._intake.accept_poll(task.id, snapshot)
+        # Due again; applying a final stage ends the poll (storage/tasks.py), so it never comes back.
+        self._queue.again(item, at=next_time)

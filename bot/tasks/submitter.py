@@ -1,0 +1,281 @@
+"""Sending each queued task to the provider exactly once, in order, within the provider's request budget.
+
+A submission item waits for the budget (its place in that queue is shown in the chat), records that its
+request is leaving, sends it once, and records the provider's task id. What happens when that goes wrong:
+
+- the provider could not be reached, or answered that it is busy or under maintenance: nothing was
+  made, so the item is retried later with backoff;
+- the answer was lost (a timeout, a reset connection, a 5xx that may come after the task was made): the
+  request is never sent again blindly. With callbacks, the provider's first callback on the task's own
+  signed URL names the task it made, and the task is adopted from it (bot/tasks/events.py); if none comes
+  within ADOPT_WINDOW the task fails with a message saying so. In polling mode nothing can tell, so it
+  fails at once with that message;
+- the provider accepted but the database is busy: the provider's id is kept and written again until it
+  lands (logged at WARNING with both ids, so it can be reconciled by hand if this process dies first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.chat.progress import CODE_UNCONFIRMED
+from bot.provider.client import ProviderClient
+from bot.provider.errors import ProviderError, ProviderUnavailable
+from bot.provider.models import (
+    AddInstrumentalRequest,
+    AddVocalsRequest,
+    ExtendRequest,
+    GenerateRequest,
+    ProviderRequest,
+    UploadCoverRequest,
+    UploadExtendRequest,
+)
+from bot.tasks.lifecycle import Lifecycle
+from bot.tasks.retry import backoff, until_stored
+from bot.web.signing import Signer
+from storage.models import Stage, Task, TaskKind
+from storage.work import Kind, NewWork, WorkItem
+
+log = logging.getLogger(__name__)
+
+REQUEST_CLASSES: dict[TaskKind, type[ProviderRequest]] = {
+    TaskKind.GENERATE: GenerateRequest,
+    TaskKind.CUSTOM: GenerateRequest,
+    TaskKind.EXTEND: ExtendRequest,
+    TaskKind.UPLOAD_COVER: UploadCoverRequest,
+    TaskKind.UPLOAD_EXTEND: UploadExtendRequest,
+    TaskKind.ADD_VOCALS: AddVocalsRequest,
+    TaskKind.ADD_INSTRUMENTAL: AddInstrumentalRequest,
+}
+# A polling-only client must still send a valid callBackUrl (provider-api.md §1); nothing of ours is there.
+POLLING_CALLBACK_URL = "https://example.com/suno-callback"
+FILE_TOKEN_TTL = 3600.0
+# The provider's first callback (lyrics) usually comes within a minute; ten leave room for a slow day.
+ADOPT_WINDOW = 600.0
+# Answers that say nothing was made: safe to send again later.
+NOT_MADE_CODES = frozenset({405, 430, 455})
+# Attempts that made nothing, before the person is told the provider cannot take requests now.
+MAX_NOT_MADE_ATTEMPTS = 8
+QUEUE_REFRESH_SECONDS = 5.0
+
+
+class Submitter:
+    def __init__(
+        self,
+        *,
+        lifecycle: Lifecycle,
+        provider: ProviderClient,
+        signer: Signer,
+        public_url: str | None,
+    ) -> None:
+        self._life = lifecycle
+        self._storage = lifecycle.storage
+        self._queue = lifecycle.queue
+        self._provider = provider
+        self._signer = signer
+        self._public_url = public_url
+        self._running: dict[int, asyncio.Task[None]] = {}  # item id -> its submission
+        self._sending: set[int] = set()  # item ids whose request has left (or is recording its answer)
+        self._waiting: dict[int, int] = {}  # task id -> chat id, while it waits for the budget
+        self._news: asyncio.Task[None] | None = None
+        self.on_accepted: Callable[[], None] | None = None  # the provider took a task (credits are fine)
+
+    # ---- the worker -------------------------------------------------------------------------------
+
+    def take(self, item: WorkItem, hint: Any = None) -> None:
+        if item.id in self._running:
+            return
+        task = asyncio.create_task(self._submit(item), name=f"submit-{item.task_id}")
+        self._running[item.id] = task
+        task.add_done_callback(lambda _: self._running.pop(item.id, None))
+
+    async def drain(self, grace: float) -> None:
+        """Submissions still waiting for the budget go back to the queue; those sent get `grace`."""
+        for item_id, task in list(self._running.items()):
+            if item_id not in self._sending:
+                task.cancel()
+        started = [t for i, t in self._running.items() if i in self._sending]
+        if started:
+            await asyncio.wait(started, timeout=grace)
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        if self._news is not None:
+            self._news.cancel()
+
+    def position(self, task_id: int) -> int | None:
+        """The task's place in the queue for the provider's request budget, while it waits there."""
+        return self._provider.budget.position(("submit", task_id))
+
+    def callback_url(self, task_id: int) -> str:
+        if self._public_url is None:
+            return POLLING_CALLBACK_URL
+        return f"{self._public_url}/callbacks/{self._signer.callback_token(task_id)}"
+
+    # ---- one submission ---------------------------------------------------------------------------
+
+    async def _submit(self, item: WorkItem) -> None:
+        try:
+            await self._attempt(item)
+        except asyncio.CancelledError:
+            self._queue.release(item)
+            raise
+        except Exception as error:  # our own fault: the item is retried, never dropped
+            log.exception("submitting task %s failed unexpectedly", item.task_id)
+            self._queue.retry(item, delay=backoff(item.attempts), error=f"{type(error).__name__}: {error}")
+        finally:
+            self._sending.discard(item.id)
+            self._waiting.pop(item.task_id or 0, None)
+
+    async def _attempt(self, item: WorkItem) -> None:
+        assert item.task_id is not None
+        task = await self._storage.tasks.get(item.task_id)
+        if task is None or task.stage is not Stage.QUEUED or task.provider_task_id:
+            self._queue.done(item)  # sent, adopted, failed or gone: nothing left to send
+            return
+        if task.submit_started_at is not None:
+            await self._answer_lost(item, task)
+            return
+        try:
+            request = await self._request(task)
+        except ProviderError as error:
+            await self._life.fail(task, error)
+            self._queue.done(item)
+            return
+        except (ValidationError, ValueError):
+            log.exception("task %s has parameters that no longer validate", task.id)
+            await self._life.fail(task, ProviderError(400, "invalid stored parameters"))
+            self._queue.done(item)
+            return
+
+        async def leaving() -> None:
+            # Recorded before the request leaves: if this process dies while it is out, the next one
+            # knows the outcome is uncertain and never sends it again blindly.
+            await self._storage.tasks.mark_submit_started(task.id, now=self._life.now())
+            self._sending.add(item.id)
+
+        self._wait_for_budget(task)
+        try:
+            provider_task_id = await self._provider.submit(
+                request,
+                callback_url=self.callback_url(task.id),
+                ticket=("submit", task.id),
+                before_send=leaving,
+            )
+        except ProviderError as error:
+            self._waiting.pop(task.id, None)
+            await self._refused(item, task, error)
+            return
+        finally:
+            self._waiting.pop(task.id, None)
+        await self._accepted(item, task, provider_task_id)
+
+    async def _request(self, task: Task) -> ProviderRequest:
+        request = REQUEST_CLASSES[task.kind].model_validate(task.params)
+        if task.kind.uses_upload:
+            request = request.model_copy(update={"upload_url": await self._upload_url(task)})
+        return request
+
+    async def _upload_url(self, task: Task) -> str:
+        upload = await self._storage.uploads.get(task.upload_id) if task.upload_id else None
+        if upload is None or upload.deleted_at is not None:
+            raise ProviderError(451, "the uploaded file is gone")
+        if self._public_url is not None:
+            token = self._signer.file_token(upload.id, ttl=FILE_TOKEN_TTL, now=self._life.now())
+            return f"{self._public_url}/files/{token}"
+        return await self._provider.upload_file(
+            Path(upload.path),
+            file_name=upload.file_name,
+            upload_path=f"telegram/{upload.user_id}",
+            mime_type=upload.mime_type,
+        )
+
+    async def _accepted(self, item: WorkItem, task: Task, provider_task_id: str) -> None:
+        follow_up = self._life.follow_up()
+
+        async def record() -> Task:
+            follow_up.recorded.clear()  # a failed attempt's transaction recorded nothing
+            return await self._storage.tasks.mark_submitted(
+                task.id, provider_task_id, now=self._life.now(), follow_up=follow_up
+            )
+
+        # The provider made (and charged) it: this id must not be lost.
+        stored = await until_stored(
+            record, what=f"task {task.id} was accepted as provider task {provider_task_id}"
+        )
+        if stored.provider_task_id != provider_task_id:
+            log.error(
+                "task %s: the provider answered with task %s, but a callback named %s first; keeping %s",
+                task.id,
+                provider_task_id,
+                stored.provider_task_id,
+                stored.provider_task_id,
+            )
+        log.info("task %s submitted as provider task %s", task.id, provider_task_id)
+        if self.on_accepted is not None:
+            self.on_accepted()
+        self._queue.take(follow_up.recorded)
+        self._queue.done(item)
+
+    async def _refused(self, item: WorkItem, task: Task, error: ProviderError) -> None:
+        sent = item.id in self._sending
+        if not sent or isinstance(error, ProviderUnavailable) or error.code in NOT_MADE_CODES:
+            # Nothing was made: sending again later is safe.
+            if sent:
+                await self._storage.tasks.clear_submit_started(task.id)
+            if item.attempts + 1 >= MAX_NOT_MADE_ATTEMPTS:
+                await self._life.fail(task, error)
+                self._queue.done(item)
+            else:
+                self._queue.retry(item, delay=backoff(item.attempts, base=2.0), error=str(error))
+            return
+        if error.code >= 500:
+            log.warning("task %s: the provider's answer was lost or unclear (%s)", task.id, error)
+            await self._answer_lost(item, task)
+            return
+        await self._life.fail(task, error)  # a definite refusal: the person's request, the key, credits
+        self._queue.done(item)
+
+    async def _answer_lost(self, item: WorkItem, task: Task) -> None:
+        """The request left, but whether the provider made the task is unknown."""
+        started = task.submit_started_at or self._life.now()
+        if self._public_url is not None and self._life.now() < started + ADOPT_WINDOW:
+            # A callback on the task's signed URL would name the task made; adopting it ends this wait.
+            self._queue.again(item, at=started + ADOPT_WINDOW)
+            return
+        await self._life.fail(
+            task, ProviderError(CODE_UNCONFIRMED, "the provider never confirmed taking the request")
+        )
+        self._queue.done(item)
+
+    # ---- the queue's news in the chat -------------------------------------------------------------
+
+    def _wait_for_budget(self, task: Task) -> None:
+        self._waiting[task.id] = task.chat_id
+        if self._news is None or self._news.done():
+            self._news = asyncio.create_task(self._refresh_queue_news(), name="queue-positions")
+
+    async def _refresh_queue_news(self) -> None:
+        """Keep each waiting person's place in the queue current, sparingly, while anyone waits.
+
+        Every place changes whenever one submission leaves the queue; editing every waiting message each
+        time would spend Telegram's global budget on queue news, so positions refresh every few seconds,
+        less often the longer the queue (at most about ten edits a second in all).
+        """
+        while self._waiting:
+            await asyncio.sleep(max(QUEUE_REFRESH_SECONDS, len(self._waiting) / 10))
+            waiting = [(t, c) for t, c in self._waiting.items() if self.position(t) is not None]
+            if waiting:
+                try:
+                    await self._queue.want(
+                        [NewWork(Kind.PROGRESS, t, t, c, self._life.now()) for t, c in waiting],
+                        hints={f"progress:{t}": True for t, _ in waiting},
+                    )
+                except Exception as error:  # news only: the next round tries again
+                    log.warning("could not refresh queue positions: %s", error)
