@@ -25,6 +25,9 @@ class RecordedRequest:
     http_status: int | None = None
     ignored_fields: tuple[str, ...] = ()
     task_id: str | None = None
+    # A scripted fault that shaped the answer: "lost:reset" (http_status 0: no answer at all),
+    # "lost:timeout", "lost:500", or "download:<status>" for a media fetch failed on purpose.
+    fault: str | None = None
 
     def __repr__(self) -> str:
         headers = dict(self.headers)
@@ -32,7 +35,8 @@ class RecordedRequest:
             headers["Authorization"] = "Bearer ***"
         return (
             f"RecordedRequest({self.method} {self.path} host={self.host} code={self.code} "
-            f"http={self.http_status} json={self.json!r} form={self.form!r} headers={headers!r})"
+            f"http={self.http_status} fault={self.fault} json={self.json!r} form={self.form!r} "
+            f"headers={headers!r})"
         )
 
 

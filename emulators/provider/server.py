@@ -10,17 +10,19 @@ One port serves three hosts of the real service, told apart by path:
 - the generated media (``/media/audio|stream|image/...``): real MP3s and JPEG covers.
 
 Tasks progress on timers and call back by stage (``provider_tasks``); tests drive faults with
-``script()`` and ``fail_next_request()`` and wait on state with ``wait_for()``.
+``script()``, ``fail_next_request()``, ``lose_next_answer()``, ``fail_next_downloads()`` and the
+``on_task_created`` hook (all listed in the class docstring) and wait on state with ``wait_for()``.
 
 This module holds the emulator itself, its routing and gate, and the API host; the upload host lives in
 ``provider_uploads``, the media host in ``provider_media``, and what they share (the request record and
-the answer envelope) in ``provider_http``.
+the answer envelope) in ``provider_http``, the answer and download faults in ``provider_faults``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -34,6 +36,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from emulators.connection import NO_ANSWER, reset_connection
+from emulators.provider.faults import (
+    DownloadFailure,
+    LostAnswer,
+    LostAnswerMode,
+    MediaKind,
+    take,
+)
 from emulators.provider.http import RECORD, RecordedRequest, envelope, json_object
 from emulators.provider.media import MediaHost
 from emulators.provider.rules import (
@@ -62,6 +72,7 @@ API_PREFIX = "/api/v1/"
 TASK_DOWNLOAD_TIMEOUT = 60.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TaskCreatedHook = Callable[[EmulatedTask], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,32 @@ class ProviderEmulator(UploadHost, MediaHost):
       upload kinds, the sha256/size/duration of the audio the provider downloaded;
     - ``uploads``: files received by the upload host; ``downloads``: what the emulator fetched;
     - ``violations``: API requests that arrived over the budget; ``credits``: the balance.
+
+    Scripted faults; none of them relaxes a check, so a request the real provider refuses is still
+    refused with its own code first:
+
+    - ``script(...)``: what the next created task does (duplicate, reordered or dropped callbacks,
+      failure, sensitive words, hold until ``release()``...); ``complete_now()``/``fail_now()`` drive
+      a task by hand.
+    - ``fail_next_request(path_suffix, code)``: the next matching API or upload-host requests get that
+      envelope code, before validation; nothing is created or charged.
+    - ``on_task_created``: an awaitable hook, ``async def hook(task) -> None``, awaited after a
+      task-creating request has created (and charged, and started) its task and just before the answer
+      is sent; the answer waits for it. The task's stages run meanwhile, so its callbacks may reach the
+      bot before the answer does (script ``hold=True`` to keep them back). It stays set until set to
+      None; an exception in it is a test bug and surfaces as aiohttp's plain HTTP 500.
+    - ``lose_next_answer(mode, endpoint=..., delay=..., times=...)``: the next task-creating request(s)
+      really create their task (charged, stages and callbacks to callBackUrl as usual; it is in
+      ``tasks`` and record-info knows it), but the client never learns the taskId: ``"reset"`` resets
+      the connection without an answer (recorded http_status 0), ``"timeout"`` answers the success
+      envelope only after ``delay`` seconds, later than the client waits, ``"500"`` answers HTTP 500
+      with a code-500 envelope. The request's record carries ``fault="lost:<mode>"`` and the taskId.
+    - ``fail_next_downloads(n, status, media=...)``: the next ``n`` GETs of generated media (audio:
+      ``/media/audio`` and ``/media/stream``; image: ``/media/image``) get that HTTP status and a short
+      HTML page, as from a CDN, then files are served normally. HEAD requests, unknown files (404) and
+      files of the upload host are not affected and do not use the count. Recorded as
+      ``fault="download:<status>"``.
+    - ``enforce_budget`` / ``credits``: the 405 of the rate limit and the 429 of an empty balance.
     """
 
     def __init__(
@@ -127,8 +164,13 @@ class ProviderEmulator(UploadHost, MediaHost):
         self.violations: list[Violation] = []
         self.unknown_task_ids: list[str] = []  # record-info lookups of task ids never issued
 
+        self.on_task_created: TaskCreatedHook | None = None
+
         self._scripts: collections.deque[TaskScript] = collections.deque()
         self._failures: list[_ScriptedFailure] = []
+        self._lost_answers: list[LostAnswer] = []
+        self._download_failures: list[DownloadFailure] = []
+        self._closing = asyncio.Event()  # ends the wait of a "timeout" lost answer at close
         self._arrivals: collections.deque[float] = collections.deque()
         self._tracks: dict[str, EmulatedTrack] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
@@ -141,6 +183,7 @@ class ProviderEmulator(UploadHost, MediaHost):
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on ``host:port`` (0 = any free port) and return the base URL."""
+        self._closing.clear()
         self._workdir = Path(tempfile.mkdtemp(prefix="provider-emulator-"))
         self._session = aiohttp.ClientSession()
         self._runner = web.AppRunner(self._build_app(), access_log=None)
@@ -152,6 +195,7 @@ class ProviderEmulator(UploadHost, MediaHost):
         return self.url
 
     async def close(self) -> None:
+        self._closing.set()
         runners = list(self._runners.values())
         for runner in runners:
             runner.cancel()
@@ -189,6 +233,36 @@ class ProviderEmulator(UploadHost, MediaHost):
         """Answer the next ``times`` authorised requests whose path ends with ``path_suffix`` with this
         envelope code (HTTP 200), before any validation; nothing is created or charged."""
         self._failures.append(_ScriptedFailure(path_suffix.strip("/"), code, msg, times))
+
+    def lose_next_answer(
+        self,
+        mode: LostAnswerMode = "reset",
+        *,
+        endpoint: str | None = None,
+        delay: float = 60.0,
+        times: int = 1,
+    ) -> None:
+        """Create the next ``times`` tasks for real but lose the answer; see the class docstring.
+
+        ``endpoint`` is a task endpoint after /api/v1/ ("generate", "generate/upload-cover"...), None for
+        any; ``delay`` is how late the "timeout" answer comes."""
+        if mode not in ("reset", "timeout", "500"):
+            raise ValueError(f"mode must be 'reset', 'timeout' or '500', not {mode!r}")
+        if endpoint is not None:
+            endpoint = endpoint.strip("/").removeprefix("api/v1/")
+            if endpoint not in ENDPOINT_KINDS:
+                raise ValueError(f"{endpoint!r} is not a task-creating endpoint: {sorted(ENDPOINT_KINDS)}")
+        if times < 1 or delay < 0:
+            raise ValueError("times must be at least 1 and delay not negative")
+        self._lost_answers.append(LostAnswer(mode, endpoint, delay, times))
+
+    def fail_next_downloads(self, n: int = 1, status: int = 500, *, media: MediaKind = "audio") -> None:
+        """Fail the next ``n`` GETs of generated media with HTTP ``status``; see the class docstring."""
+        if n < 1 or not 400 <= status <= 599:
+            raise ValueError("n must be at least 1 and status an HTTP error status (4xx or 5xx)")
+        if media not in ("audio", "image", "any"):
+            raise ValueError(f"media must be 'audio', 'image' or 'any', not {media!r}")
+        self._download_failures.append(DownloadFailure(status, media, n))
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109 (the tests' API)
         """Return once ``predicate()`` is true, re-checking after every change; TimeoutError otherwise."""
@@ -302,7 +376,8 @@ class ProviderEmulator(UploadHost, MediaHost):
             raise
         finally:
             self.notify()
-        record.http_status = response.status
+        if record.http_status is None:  # a reset already recorded that no answer went out
+            record.http_status = response.status
         return response
 
     def _record(self, request: web.Request) -> RecordedRequest:
@@ -386,6 +461,20 @@ class ProviderEmulator(UploadHost, MediaHost):
             return envelope(request, 429, "Insufficient credits")
         task = self._create_task(kind, request.path, body, model)
         record.task_id = task.task_id
+        self.notify()  # the task exists now, whatever happens to the answer
+        if self.on_task_created is not None:
+            await self.on_task_created(task)
+        lost = take(self._lost_answers, request.path[len(API_PREFIX) :])
+        if lost is None:
+            return envelope(request, 200, "success", {"taskId": task.task_id})
+        record.fault = f"lost:{lost.mode}"
+        if lost.mode == "reset":
+            record.http_status = NO_ANSWER
+            return reset_connection(request)
+        if lost.mode == "500":
+            return envelope(request, 500, "Internal Server Error", http_status=500)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), lost.delay)
         return envelope(request, 200, "success", {"taskId": task.task_id})
 
     def _find_source(self, audio_id: str) -> SourceTrack | None:

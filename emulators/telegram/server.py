@@ -11,11 +11,13 @@ It validates every call against the Bot API spec shipped in ``emulators/telegram
 unknown or missing fields, types), enforces the documented limits (4096/1024 characters, 64-byte
 callback data, 50 MB uploads, 20 MB downloads, JPEG thumbnails), answers edits that change nothing with
 "message is not modified", counts flood-limit violations, and can script faults (429 with retry_after,
-403 from a person who blocked the bot, 5xx). Methods the emulator does not implement fail loudly.
+403 from a person who blocked the bot, 5xx, and outages of the front proxy: see the class docstring).
+Methods the emulator does not implement fail loudly.
 
 This module holds the public face: lifecycle, acting as a person, observing, scripted faults and the HTTP
 dispatch. Decoding and checking a call lives in ``telegram_requests``, the method implementations in
-``telegram_methods``, webhook delivery in ``telegram_webhook`` and the chat model in ``telegram_state``.
+``telegram_methods``, webhook delivery in ``telegram_webhook``, the chat model in ``telegram_state`` and
+the front-proxy outages in ``telegram_outage``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from typing import Any, Literal, Self
 import aiohttp
 from aiohttp import web
 
+from emulators.connection import NO_ANSWER, reset_connection
 from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key
+from emulators.telegram.outage import Outage, OutageMode, bad_gateway
 from emulators.telegram.requests import (
     MAX_SMALL_BODY,
     ApiCall,
@@ -59,6 +63,7 @@ from emulators.telegram.state import (
     ChatStore,
     EventKind,
     FloodMeter,
+    MethodSpec,
     RecordedRequest,
     ScriptedFault,
     Violation,
@@ -75,6 +80,7 @@ __all__ = [
     "ChatActionRecord",
     "ChatEvent",
     "ChatMessage",
+    "Outage",
     "RecordedRequest",
     "TelegramEmulator",
     "Violation",
@@ -107,7 +113,32 @@ class _Callback:
 
 
 class TelegramEmulator(BotApiMethods, WebhookSender):
-    """See the module docstring. Not thread-safe: use it from the event loop that started it."""
+    """See the module docstring. Not thread-safe: use it from the event loop that started it.
+
+    Scripted faults, each answered the way the real service answers it:
+
+    - ``fail_next(method, error_code=..., retry_after=..., chat_id=..., times=...)``: the next matching
+      calls get Telegram's JSON error envelope (429 with ``parameters.retry_after``, 403, 5xx...), after
+      the call was checked, so an invalid call still gets its 400 first. Nothing is applied.
+    - ``enforce_limits=True``: calls over the flood limits get the 429 the real server sends.
+    - ``block_bot(user_id)``: the person blocked the bot; calls to that chat get 403.
+    - ``outage(seconds, mode=..., methods=...)``: Telegram's front proxy (nginx) answers for an API
+      behind it that is down, before the token, the method or the fields are looked at. Mode ``"502"``
+      sends nginx's HTML "502 Bad Gateway" page, not the JSON envelope; PTB 22 cannot parse it and raises
+      ``telegram.error.NetworkError("Bad Gateway (502). Parsing the server response ... failed")``
+      (chained from ``TelegramError("Invalid server response")``, and PTB logs the unparsable body), so
+      the bot sees a network failure, never ``BadRequest``. Mode ``"reset"`` reads the request and then
+      resets the connection (TCP RST) without any answer: aiohttp clients get ``ClientOSError``
+      ("Connection reset by peer"; ``ServerDisconnectedError`` when the reset races the read), PTB's
+      default httpx request raises ``NetworkError("httpx.ReadError: ")``, and any aiohttp-based PTB
+      request that maps ``aiohttp.ClientError`` raises ``NetworkError`` too (aiohttp itself retries a
+      GET once when a reused connection resets, so a GET may be refused and counted twice; PTB only
+      POSTs). Either way the call is recorded in ``requests`` with ``fault`` set ("outage:502" /
+      "outage:reset"), status 502 or 0, and the fields that could be read; it is not applied (no
+      message is created, nothing is edited), and ``outage_refused`` counts it. Calls already being
+      processed when an outage starts (a long poll) finish normally, webhook deliveries to the bot go
+      on, and file downloads (``/file/bot...``) are not affected.
+    """
 
     def __init__(
         self,
@@ -155,6 +186,7 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         self._callbacks: dict[str, _Callback] = {}
         self._next_callback_id = 4_000_000_000_000_000_001
         self._faults: list[ScriptedFault] = []
+        self._outages: list[Outage] = []  # ended ones are kept: outage_refused counts over all of them
         self._subscribers: list[Callable[[ChatEvent], None]] = []
 
         self._pending: list[dict[str, Any]] = []
@@ -401,6 +433,40 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
             ScriptedFault(method.lower(), error_code, description, retry_after, chat_id, times)
         )
 
+    def outage(self, seconds: float, *, mode: OutageMode = "502", methods: set[str] | None = None) -> Outage:
+        """Start an outage of the front proxy now, for ``seconds`` (``math.inf``: until ended).
+
+        Covers every method, or only ``methods`` (any case). The returned ``Outage`` ends early with
+        ``end()`` or as a context manager (``with`` / ``async with tg.outage(math.inf): ...``); its
+        ``refused`` counts the calls it answered. See the class docstring for what the bot sees.
+        """
+        if not seconds > 0:
+            raise ValueError(f"an outage lasts a positive number of seconds, not {seconds!r}")
+        if mode not in ("502", "reset"):
+            raise ValueError(f"outage mode must be '502' or 'reset', not {mode!r}")
+        names: frozenset[str] | None = None
+        if methods is not None:
+            unknown = sorted(m for m in methods if self._spec.lookup(m) is None)
+            if unknown or not methods:
+                raise ValueError(
+                    f"not Bot API methods: {unknown!r}; a typo here would make the outage never fire"
+                    if unknown
+                    else "methods=set() would cover nothing; pass None for every method"
+                )
+            names = frozenset(m.lower() for m in methods)
+        outage = Outage(mode, names, time.monotonic() + seconds)
+        self._outages.append(outage)
+        return outage
+
+    def end_outages(self) -> None:
+        for outage in self._outages:
+            outage.end()
+
+    @property
+    def outage_refused(self) -> int:
+        """How many calls outages answered instead of the API, over every outage so far."""
+        return sum(outage.refused for outage in self._outages)
+
     # ----------------------------------------------------------------------------------------------
     # HTTP layer
     # ----------------------------------------------------------------------------------------------
@@ -423,6 +489,9 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
             content_type=request.content_type,
         )
         self.requests.append(record)  # rejected calls too: "the bot called a typo" should be visible
+        outage = next((o for o in self._outages if o.covers(name)), None)
+        if outage is not None:
+            return await self._answer_for_outage(request, record, spec, outage)
         if token != self.token or spec is None:
             # The token is checked first, as on the real server.
             rejection = ApiError(401, "Unauthorized") if token != self.token else ApiError(404, "Not Found")
@@ -487,6 +556,37 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         if call.method in FLOOD_COUNTED and call.chat is not None and not call.admitted:
             raise RuntimeError(f"{call.method} handler forgot to pass the flood-limit gate")
         return result
+
+    async def _answer_for_outage(
+        self, request: web.Request, record: RecordedRequest, spec: MethodSpec | None, outage: Outage
+    ) -> web.StreamResponse:
+        outage.refused += 1
+        record.fault = f"outage:{outage.mode}"
+        if spec is not None:
+            await self._record_fields(request, record, spec)
+        if outage.mode == "502":
+            record.status, record.description = 502, "Bad Gateway (scripted outage of the front proxy)"
+            response = bad_gateway()
+        else:
+            record.status, record.description = NO_ANSWER, "connection reset (scripted outage)"
+            response = reset_connection(request)
+        self._changed()
+        return response
+
+    async def _record_fields(self, request: web.Request, record: RecordedRequest, spec: MethodSpec) -> None:
+        """What a refused call carried, unchecked, so a test can tell which send the outage swallowed."""
+        call = ApiCall(spec, record, record.time)
+        try:
+            raw = await decode_request(request, call, files_dir=None, max_upload_bytes=self.max_upload_bytes)
+        except ApiError:
+            return  # the proxy refuses a malformed call all the same
+        finally:
+            await discard_uploads(call.uploads.values())
+        record.params = {**raw, **{name: upload.descriptor() for name, upload in call.uploads.items()}}
+        chat_id = raw.get("chat_id")
+        if isinstance(chat_id, str) and chat_id.lstrip("-").isdigit():
+            chat_id = int(chat_id)
+        record.chat_id = chat_id if isinstance(chat_id, int | str) else None
 
     def _apply_fault(self, method: str, chat_id: int | str | None) -> None:
         for fault in self._faults:

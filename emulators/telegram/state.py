@@ -144,10 +144,13 @@ class RecordedRequest:
     params: dict[str, Any]  # decoded and coerced; uploads replaced by descriptor dicts
     time: float  # time.monotonic() of arrival
     chat_id: int | str | None = None
-    status: int | None = None  # None while the call is still being processed (e.g. a long poll)
+    status: int | None = None  # None while the call is still being processed (e.g. a long poll); 0: no answer
     description: str | None = None  # the error description when status != 200
     http_method: str = "POST"
     content_type: str = ""
+    # Set when a scripted outage answered instead of the API: "outage:502", or "outage:reset" with
+    # status 0 (no HTTP answer at all). Such a call was never applied.
+    fault: str | None = None
 
 
 @dataclass(frozen=True)
