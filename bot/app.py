@@ -32,6 +32,7 @@ from bot.tasks.service import Quotas, TaskService
 from bot.tasks.submitter import Submitter
 from bot.tasks.work_queue import WorkQueue
 from bot.telegram.pacing import ChatPacer
+from bot.telegram.persistence import StoragePersistence
 from bot.telegram.request import AiohttpRequest
 from bot.telegram.upload import AudioUploader
 from bot.web.keys import SERVICES, TELEGRAM
@@ -47,7 +48,7 @@ _PUBLIC_COMMANDS = ("start", "generate", "custom", "status", "language", "help",
 _ADMIN_COMMANDS = ("credits", "stats")
 
 
-def build_telegram(settings: Settings, pacer: ChatPacer) -> Application:  # type: ignore[type-arg]
+def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage) -> Application:  # type: ignore[type-arg]
     api = settings.telegram_api_url
     builder = (
         Application.builder()
@@ -56,6 +57,7 @@ def build_telegram(settings: Settings, pacer: ChatPacer) -> Application:  # type
         .base_file_url(f"{api}/file/bot")
         .rate_limiter(pacer)
         .context_types(ContextTypes(bot_data=BotData, user_data=UserData))
+        .persistence(StoragePersistence(storage.conversations))  # open questions survive a restart
         # Handlers only parse and hand work to the service, but an audio download may take a moment:
         # several updates are handled at once so one person never holds up another.
         .concurrent_updates(16)
@@ -183,7 +185,7 @@ def build_app(settings: Settings) -> web.Application:
                 seconds
             ),
         )
-        application = build_telegram(settings, pacer)
+        application = build_telegram(settings, pacer, storage)
         uploader = AudioUploader(
             session,
             api_url=settings.telegram_api_url,

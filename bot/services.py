@@ -36,7 +36,11 @@ class BotData:
 
 
 class UserData:
-    """PTB's per-person user_data, typed. In memory only: a restart forgets open questions on purpose."""
+    """PTB's per-person user_data, typed: the Draft of the question the person is answering.
+
+    Persistent: bot/telegram/persistence.py stores it as JSON while a question is open, so a restart keeps
+    the question; a field added here needs a line in its user_data_to_json and user_data_from_json.
+    """
 
     def __init__(self) -> None:
         self.draft: Draft | None = None

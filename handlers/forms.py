@@ -1,8 +1,10 @@
 """Every question flow, one ConversationHandler: /generate, /custom, the audio actions and Extend.
 
 One question at a time; defaults are buttons; /cancel leaves; a new audio file starts over with that
-file. Conversation state lives in memory, so after a restart an answer lands in `expired` (handlers
-registered after this one) and the person is asked to start again.
+file. The conversation state and the person's Draft are persistent (bot/telegram/persistence.py keeps
+them in the database), so after a restart the next answer carries on with the open question. Only an
+answer with no open question, or one whose stored draft this version can no longer read, lands in
+`expired` (handlers registered after this one) and the person is asked to start again.
 """
 
 from __future__ import annotations
@@ -243,7 +245,7 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 async def expired(update: Update, context: BotContext) -> int:
-    """An answer or a button with no open question: most likely the bot restarted in between."""
+    """An answer or a button with no open question: it ended, or its stored draft could not be read."""
     texts = Texts((await person_of(update, context)).locale)
     if update.callback_query is not None:
         await update.callback_query.answer(texts("form.start_again"), show_alert=True)
@@ -270,6 +272,7 @@ def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
             ]
         },
         fallbacks=[CommandHandler("cancel", cancel)],
-        name="forms",
+        name="forms",  # the persistence's key for this handler's states: renaming it forgets them
+        persistent=True,
         allow_reentry=True,
     )

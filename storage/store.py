@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.events import EventRepository
 from storage.kv import KeyValueRepository
@@ -22,6 +23,7 @@ class Storage:
         self.uploads = UploadRepository(self.db)
         self.kv = KeyValueRepository(self.db)
         self.work = WorkRepository(self.db)
+        self.conversations = ConversationRepository(self.db)
 
     async def open(self) -> None:
         """Open the file and bring its schema up to date."""

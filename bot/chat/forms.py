@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from bot.provider.models import (
@@ -30,7 +31,15 @@ from storage.models import TaskKind
 
 VOCAL_MODELS = ("V4_5PLUS", "V5", "V5_5")
 DEFAULT_NEGATIVE_TAGS = "noise, distortion, low quality"
-INSTRUMENTAL = object()  # the answer "no lyrics"
+
+
+class _NoLyrics(Enum):
+    # An enum member, not a bare object(): PTB deep-copies user_data before persisting it, and a copied
+    # object() would no longer be `is INSTRUMENTAL`, while an enum member copies to itself.
+    INSTRUMENTAL = "instrumental"
+
+
+INSTRUMENTAL = _NoLyrics.INSTRUMENTAL  # the answer "no lyrics"
 
 
 class AnswerProblem(Exception):
@@ -44,7 +53,11 @@ class AnswerProblem(Exception):
 
 @dataclass
 class Draft:
-    """Everything gathered so far for one action. Kept in the person's PTB user_data while they answer."""
+    """Everything gathered so far for one action. Kept in the person's PTB user_data while they answer.
+
+    bot/chat/draft_json.py writes it as JSON for bot/telegram/persistence.py: a field added here needs a
+    line there too (its tests fail until it has one).
+    """
 
     flow: str
     model: str

@@ -1,4 +1,5 @@
-"""Keeping the disk and the database bounded: old uploads, stray temporary audio, old events."""
+"""Keeping the disk and the database bounded: old uploads, stray temporary audio, old events, abandoned
+questions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from storage.store import Storage
 log = logging.getLogger(__name__)
 
 TMP_MAX_AGE = 3600.0  # a track download that old was interrupted by a crash: nothing will use it
+# A question left open that long was walked away from; its upload is long gone too (UPLOAD_RETENTION_HOURS).
+# A finished or cancelled question leaves no row: this only bounds the ones nobody came back to.
+QUESTION_RETENTION = 7 * 86400.0
 
 
 @dataclass
@@ -20,6 +24,7 @@ class Swept:
     uploads: int = 0
     temp_files: int = 0
     events: int = 0
+    questions: int = 0
 
 
 async def sweep(
@@ -38,12 +43,14 @@ async def sweep(
         swept.uploads += 1
     swept.temp_files = await asyncio.to_thread(_remove_old_files, data_dir / "tmp", now - TMP_MAX_AGE)
     swept.events = await storage.events.prune(older_than=now - event_retention)
-    if swept.uploads or swept.temp_files or swept.events:
+    swept.questions = await storage.conversations.prune(older_than=now - QUESTION_RETENTION)
+    if swept.uploads or swept.temp_files or swept.events or swept.questions:
         log.info(
-            "housekeeping removed %d uploads, %d temporary files, %d old events",
+            "housekeeping removed %d uploads, %d temporary files, %d old events, %d abandoned question rows",
             swept.uploads,
             swept.temp_files,
             swept.events,
+            swept.questions,
         )
     return swept
 

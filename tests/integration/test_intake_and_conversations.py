@@ -15,6 +15,8 @@ from emulators.harness import RunningBot
 from emulators.person import ScriptedPerson
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
+from storage.conversations import UserDataWrite
+from storage.store import Storage
 
 CAROL = 3003
 
@@ -75,7 +77,7 @@ async def test_cancel_leaves_the_question_and_nothing_is_sent(
     assert provider_untouched(provider)
 
 
-async def test_a_restart_mid_question_asks_to_start_again(
+async def test_a_restart_mid_question_carries_on_with_the_file(
     settings: Settings,
     start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
     carol: ScriptedPerson,
@@ -86,6 +88,33 @@ async def test_a_restart_mid_question_asks_to_start_again(
         await carol.answer("What should I do with it?", button="Cover")
         await carol.wait_for_text("Which style?")
     async with start_bot(settings):
+        await carol.answer("Which style?", text="disco")
+        await carol.answer("What is the title?", button="Use “take”")  # the draft kept the file's name
+        await carol.wait_for_text("Send the lyrics")
+    assert provider_untouched(provider)
+
+
+async def test_a_stored_question_this_version_cannot_read_asks_to_start_again(
+    settings: Settings,
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    carol: ScriptedPerson,
+    provider: ProviderEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with start_bot(settings):
+        await carol.send_audio(make_mp3(12.0), file_name="take.mp3")
+        await carol.answer("What should I do with it?", button="Cover")
+        await carol.wait_for_text("Which style?")
+    # As an upgrade that changed the draft's format would leave it.
+    storage = Storage(settings.database_path)
+    await storage.open()
+    try:
+        unreadable = UserDataWrite(CAROL, '{"draft": {"format": 0, "flow": "cover"}}')
+        await storage.conversations.write([unreadable], now=time.time())
+    finally:
+        await storage.close()
+    async with start_bot(settings):
+        assert "dropping the stored question of user 3003" in caplog.text
         await carol.say("disco")
         await carol.wait_for_text("please start again")
         await carol.press("Cover")  # the file is still there: the menu works again
