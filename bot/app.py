@@ -34,6 +34,7 @@ from bot.tasks.work_queue import WorkQueue
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.persistence import StoragePersistence
 from bot.telegram.request import AiohttpRequest
+from bot.telegram.updates import PerPersonUpdateProcessor
 from bot.telegram.upload import AudioUploader
 from bot.web.keys import SERVICES, TELEGRAM
 from bot.web.routes import errors_middleware, setup_routes
@@ -48,7 +49,7 @@ _PUBLIC_COMMANDS = ("start", "generate", "custom", "status", "language", "help",
 _ADMIN_COMMANDS = ("credits", "stats")
 
 
-def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage) -> Application:  # type: ignore[type-arg]
+def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage, metrics: Metrics) -> Application:  # type: ignore[type-arg]
     api = settings.telegram_api_url
     builder = (
         Application.builder()
@@ -58,9 +59,9 @@ def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage) -> Ap
         .rate_limiter(pacer)
         .context_types(ContextTypes(bot_data=BotData, user_data=UserData))
         .persistence(StoragePersistence(storage.conversations))  # open questions survive a restart
-        # Handlers only parse and hand work to the service, but an audio download may take a moment:
-        # several updates are handled at once so one person never holds up another.
-        .concurrent_updates(16)
+        # Handlers only parse and hand work to the service, but a reply waits for its chat's pace: one
+        # person's updates run one after another in a line of their own, people side by side.
+        .concurrent_updates(PerPersonUpdateProcessor(on_drop=metrics.updates_dropped.inc))
         .request(
             AiohttpRequest(
                 connection_pool_size=64, read_timeout=30, write_timeout=60, media_write_timeout=120
@@ -185,7 +186,7 @@ def build_app(settings: Settings) -> web.Application:
                 seconds
             ),
         )
-        application = build_telegram(settings, pacer, storage)
+        application = build_telegram(settings, pacer, storage, metrics)
         uploader = AudioUploader(
             session,
             api_url=settings.telegram_api_url,

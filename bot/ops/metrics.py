@@ -35,6 +35,9 @@ class Metrics:
         self.polls = Counter("bot_polls", "record-info polls", ["result"], registry=r)
         self.provider_errors = Counter("bot_provider_errors", "Provider errors by code", ["code"], registry=r)
         self.telegram_errors = Counter("bot_telegram_errors", "Bot API errors by kind", ["code"], registry=r)
+        self.updates_dropped = Counter(
+            "bot_updates_dropped", "Updates dropped: their sender had too many waiting already", registry=r
+        )
         self.delivered_tracks = Counter("bot_delivered_tracks", "Tracks sent as audio", registry=r)
         self.delivery_bytes = Counter("bot_delivery_bytes", "Audio bytes sent to Telegram", registry=r)
         self.delivery_seconds = Histogram(
