@@ -36,10 +36,16 @@ class Metrics:
         self.provider_errors = Counter("bot_provider_errors", "Provider errors by code", ["code"], registry=r)
         self.telegram_errors = Counter("bot_telegram_errors", "Bot API errors by kind", ["code"], registry=r)
         self.delivered_tracks = Counter("bot_delivered_tracks", "Tracks sent as audio", registry=r)
-        self.delivery_bytes = Counter("bot_delivery_bytes", "Audio bytes sent to Telegram", registry=r)
+        self.delivery_bytes = Counter(
+            "bot_delivery_bytes",
+            "Bytes through the bot for delivered tracks (downloaded from the provider plus uploaded to "
+            "Telegram, cover included), by how the audio went: by URL for Telegram to fetch, or uploaded",
+            ["how"],
+            registry=r,
+        )
         self.delivery_seconds = Histogram(
             "bot_delivery_seconds",
-            "Seconds to download and send one track",
+            "Seconds to send one track, by URL or downloaded and uploaded",
             buckets=(0.5, 1, 2, 5, 10, 20, 40, 80),
             registry=r,
         )
