@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint run doctor bench bench-intake bench-stage bench-burst bench-bigfiles clean
+.PHONY: demo test lint run doctor bench bench-intake bench-stage bench-burst bench-bigfiles bench-bytes clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,7 @@ bench: $(STAMP)
 	-$(MAKE) --no-print-directory bench-stage
 	-$(MAKE) --no-print-directory bench-burst
 	-$(MAKE) --no-print-directory bench-bigfiles
+	-$(MAKE) --no-print-directory bench-bytes
 
 bench-intake: $(STAMP)
 	$(BIN)/python -m bench.intake
@@ -47,6 +48,9 @@ bench-burst: $(STAMP)
 
 bench-bigfiles: $(STAMP)
 	$(BIN)/python -m bench.big_files
+
+bench-bytes: $(STAMP)
+	$(BIN)/python -m bench.delivery_bytes
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -43,7 +43,11 @@ async def run(args: argparse.Namespace) -> int:
                 budget=1000, budget_window=1.0, stage_delays=(0.1, 0.2, 0.3), track_bytes=size
             ) as emulators,
             bot_against(
-                emulators, Path(scratch), SUNO_REQUESTS_PER_WINDOW=1000, SUNO_REQUEST_WINDOW=1.0
+                emulators,
+                Path(scratch),
+                SUNO_REQUESTS_PER_WINDOW=1000,
+                SUNO_REQUEST_WINDOW=1.0,
+                DELIVERY_URL_SCHEMES="",  # every track through the bot: its memory is what is measured
             ) as bot,
         ):
             await asyncio.sleep(0.5)

@@ -48,6 +48,7 @@ class Control:
         record: dict[str, Any] = {"kind": event.kind, "chat": event.chat_id, "at": event.time}
         if event.kind == "bot_audio" and event.message is not None and event.message.audio:
             record["sha256"] = event.message.audio.get("sha256")
+            record["sent_by"] = event.message.audio.get("sent_by")
         else:
             record["text"] = event.text
         self.events.append(record)
@@ -82,10 +83,12 @@ class Control:
         expected = self._expected_audio()
         received: dict[int, list[str]] = {}
         last_audio = None
+        by_how: dict[str, int] = {}
         for event in self.events:
             if event["kind"] == "bot_audio":
                 received.setdefault(event["chat"], []).append(event["sha256"])
                 last_audio = event["at"]
+                by_how[event["sent_by"]] = by_how.get(event["sent_by"], 0) + 1
         lost = duplicated = foreign = 0
         for chat, shas in expected.items():
             got = received.get(chat, [])
@@ -140,6 +143,7 @@ class Control:
                 "duplicated": duplicated,
                 "foreign": foreign,
                 "last_at": last_audio,
+                "by_how": by_how,  # how the bot sent each audio: "url", "upload" or "file_id"
             },
         }
         return web.json_response(body)

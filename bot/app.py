@@ -195,7 +195,12 @@ def build_app(settings: Settings) -> web.Application:
             pacer=pacer,
         )
         delivery = TrackDelivery(
-            application.bot, uploader, provider, settings.data_dir / "tmp", metrics=metrics
+            application.bot,
+            uploader,
+            provider,
+            settings.data_dir / "tmp",
+            metrics=metrics,
+            url_schemes=settings.delivery_url_schemes,
         )
         tasks = build_task_core(
             settings, storage, provider, application.bot, pacer, delivery, signer, metrics

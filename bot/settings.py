@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     telegram_global_rate: int = Field(30, alias="TELEGRAM_GLOBAL_RATE", ge=1)
     upload_retention_hours: float = Field(24.0, alias="UPLOAD_RETENTION_HOURS", gt=0)
     event_retention_days: float = Field(30.0, alias="EVENT_RETENTION_DAYS", gt=0)
+    # Tracks whose URL has one of these schemes are sent by URL for Telegram to fetch (empty: never).
+    # Telegram fetches from the public internet, so production takes https only; the emulators widen it.
+    delivery_url_schemes: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("https",), alias="DELIVERY_URL_SCHEMES"
+    )
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -119,6 +124,15 @@ class Settings(BaseSettings):
             return _id_list(value)
         except ValueError:
             raise ValueError("expected comma-separated numeric Telegram user ids") from None
+
+    @field_validator("delivery_url_schemes", mode="before")
+    @classmethod
+    def _schemes(cls, value: object) -> tuple[str, ...]:
+        parts = value if isinstance(value, list | tuple | set | frozenset) else str(value or "").split(",")
+        schemes = tuple(dict.fromkeys(str(p).strip().lower() for p in parts if str(p).strip()))
+        if any(s not in ("http", "https") for s in schemes):
+            raise ValueError("expected a comma-separated list of http and https, or nothing")
+        return schemes
 
     @property
     def secrets(self) -> list[str]:

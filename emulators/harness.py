@@ -61,6 +61,8 @@ def emulator_settings(
         "DATABASE_PATH": data_dir / "bot.sqlite3",
         "DATA_DIR": data_dir,
         "SUNO_POLL_INTERVAL": 30,
+        # The emulators serve on loopback over http, where the Telegram emulator can fetch tracks itself.
+        "DELIVERY_URL_SCHEMES": "http,https",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,4 +1,4 @@
-"""Sending one finished track to the chat as Telegram audio."""
+"""Sending one finished track to the chat as Telegram audio: by URL where it can be, else uploaded."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import FileSizeLimit, MessageLimit
+from telegram.error import BadRequest
 
 from bot.chat.thumbnails import make_thumbnail
 from bot.i18n import Texts
@@ -21,6 +25,7 @@ from storage.models import Task, Track
 log = logging.getLogger(__name__)
 
 MAX_AUDIO_BYTES = int(FileSizeLimit.FILESIZE_UPLOAD)  # 50 MB by multipart upload
+MAX_URL_AUDIO_BYTES = int(FileSizeLimit.FILESIZE_DOWNLOAD)  # 20 MB for Telegram to fetch by URL
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
@@ -36,10 +41,12 @@ def safe_file_name(title: str) -> str:
 
 
 class TrackDelivery:
-    """Downloads a track to disk, then streams it to Telegram; at most `concurrency` at once.
+    """Sends a track by URL where Telegram can fetch it itself, else downloads it and streams it up.
 
-    Neither direction holds a file in memory (both stream in chunks); the semaphore bounds open files,
-    disk use in DATA_DIR/tmp and bandwidth when many tracks finish together.
+    By URL only the cover passes through the bot (downloaded, then uploaded as the thumbnail); an
+    upload moves the track twice more. Uploads take one of `concurrency` slots: neither direction
+    holds a file in memory (both stream in chunks), and the semaphore bounds open files, disk use in
+    DATA_DIR/tmp and bandwidth when many tracks finish together. Sending by URL needs none of that.
     """
 
     def __init__(
@@ -51,6 +58,7 @@ class TrackDelivery:
         *,
         metrics: Metrics,
         concurrency: int = 3,
+        url_schemes: Collection[str] = ("https",),
     ) -> None:
         self._bot = bot
         self._uploader = uploader
@@ -58,52 +66,91 @@ class TrackDelivery:
         self._tmp_dir = tmp_dir
         self._metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
+        self._url_schemes = frozenset(s.lower() for s in url_schemes)
 
     async def send(self, task: Task, track: Track, texts: Texts, *, followers: int = 0) -> Message:
-        """Download the track and send it as audio; `followers`: tracks of the chat still to come after it."""
+        """Send the track as audio; `followers`: tracks of the chat still to come after it."""
+        started = time.monotonic()
+        url = track.audio_url
+        assert url is not None
+        thumbnail, spent = await self._thumbnail(track)
+        caption = texts("audio.caption", tags=track.tags)[: MessageLimit.CAPTION_LENGTH]
+        details: dict[str, Any] = {
+            "chat_id": task.chat_id,
+            "title": track.title or None,
+            "performer": texts("audio.performer"),
+            "duration": round(track.duration) if track.duration else None,
+            "caption": caption or None,
+            "thumbnail": thumbnail,
+            "reply_markup": extend_button(texts, track),
+            "followers": followers,
+        }
+        if await self._telegram_can_fetch(track, url):
+            try:
+                message = await self._uploader.send_audio_by_url(url=url, **details)
+            except BadRequest as error:
+                if _about_the_chat(error):
+                    raise
+                # Telegram could not fetch it after all (unreachable for it, too big, wrong type...).
+                log.info("track %s: Telegram refused its URL (%s); uploading it instead", track.id, error)
+                spent += len(thumbnail or b"")
+            else:
+                return self._delivered(message, "url", spent + len(thumbnail or b""), started)
         async with self._slots:
-            started = time.monotonic()
             self._tmp_dir.mkdir(parents=True, exist_ok=True)
             path = self._tmp_dir / f"track-{track.id}.mp3"
             try:
-                assert track.audio_url is not None
                 try:
-                    size = await self._provider.download(track.audio_url, path, max_bytes=MAX_AUDIO_BYTES)
+                    size = await self._provider.download(url, path, max_bytes=MAX_AUDIO_BYTES)
                 except ProviderDownloadError as error:
                     if not error.too_big:
                         raise
                     return await self._bot.send_message(
                         task.chat_id,
-                        texts("audio.too_big", url=track.audio_url),
+                        texts("audio.too_big", url=url),
                         reply_markup=extend_button(texts, track),
                     )
-                thumbnail = await self._thumbnail(track)
-                caption = texts("audio.caption", tags=track.tags)[: MessageLimit.CAPTION_LENGTH]
                 message = await self._uploader.send_audio(
-                    chat_id=task.chat_id,
-                    path=path,
-                    filename=safe_file_name(track.title),
-                    title=track.title or None,
-                    performer=texts("audio.performer"),
-                    duration=round(track.duration) if track.duration else None,
-                    caption=caption or None,
-                    thumbnail=thumbnail,
-                    reply_markup=extend_button(texts, track),
-                    followers=followers,
+                    path=path, filename=safe_file_name(track.title), **details
                 )
-                self._metrics.delivered_tracks.inc()
-                self._metrics.delivery_bytes.inc(size)
-                self._metrics.delivery_seconds.observe(time.monotonic() - started)
-                return message
+                # Down from the provider, then up to Telegram, with the thumbnail beside it.
+                return self._delivered(message, "upload", spent + 2 * size + len(thumbnail or b""), started)
             finally:
                 path.unlink(missing_ok=True)
 
-    async def _thumbnail(self, track: Track) -> bytes | None:
+    async def _telegram_can_fetch(self, track: Track, url: str) -> bool:
+        if urlsplit(url).scheme.lower() not in self._url_schemes:
+            return False
+        # A HEAD costs no body; a host that does not say is tried, and a refusal falls back to upload.
+        size = await self._provider.size_of(url)
+        if size is not None and size > MAX_URL_AUDIO_BYTES:
+            log.info("track %s: %d bytes, more than Telegram fetches by URL; uploading it", track.id, size)
+            return False
+        return True
+
+    def _delivered(self, message: Message, how: str, spent: int, started: float) -> Message:
+        self._metrics.delivered_tracks.inc()
+        self._metrics.delivery_bytes.labels(how=how).inc(spent)
+        self._metrics.delivery_seconds.observe(time.monotonic() - started)
+        return message
+
+    async def _thumbnail(self, track: Track) -> tuple[bytes | None, int]:
+        """The cover as a thumbnail, and the bytes downloaded for it."""
         if not track.image_url:
-            return None
+            return None, 0
         try:
             data = await self._provider.fetch(track.image_url, max_bytes=MAX_IMAGE_BYTES)
         except ProviderDownloadError as error:
             log.info("no cover for track %s: %s", track.id, error)
-            return None
-        return await asyncio.to_thread(make_thumbnail, data)
+            return None, 0
+        return await asyncio.to_thread(make_thumbnail, data), len(data)
+
+
+def _about_the_chat(error: BadRequest) -> bool:
+    """A refusal an upload would meet too (the chat is gone), so downloading the track is no use.
+
+    Any other 400 to a call by URL is taken as Telegram not getting the file: its wording varies
+    ("failed to get HTTP URL content", "wrong file identifier/HTTP URL specified", "wrong type of the
+    web page content"...), and an upload that meets a 400 of its own raises it as it always did.
+    """
+    return "chat not found" in str(error).lower()

@@ -39,10 +39,16 @@ class Metrics:
             "bot_updates_dropped", "Updates dropped: their sender had too many waiting already", registry=r
         )
         self.delivered_tracks = Counter("bot_delivered_tracks", "Tracks sent as audio", registry=r)
-        self.delivery_bytes = Counter("bot_delivery_bytes", "Audio bytes sent to Telegram", registry=r)
+        self.delivery_bytes = Counter(
+            "bot_delivery_bytes",
+            "Bytes through the bot for delivered tracks (downloaded from the provider plus uploaded to "
+            "Telegram, cover included), by how the audio went: by URL for Telegram to fetch, or uploaded",
+            ["how"],
+            registry=r,
+        )
         self.delivery_seconds = Histogram(
             "bot_delivery_seconds",
-            "Seconds to download and send one track",
+            "Seconds to send one track, by URL or downloaded and uploaded",
             buckets=(0.5, 1, 2, 5, 10, 20, 40, 80),
             registry=r,
         )

@@ -139,6 +139,17 @@ class ProviderClient:
             raise ProviderDownloadError(f"cannot download {_path(url)}: {type(error).__name__}") from None
         return written
 
+    async def size_of(self, url: str) -> int | None:
+        """A generated file's size from a HEAD request (no body moves); None when the host does not say."""
+        try:
+            async with self._session.head(
+                url, allow_redirects=True, timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
+                return response.content_length if response.status == 200 else None
+        except (TimeoutError, aiohttp.ClientError) as error:
+            log.info("no size for %s: %s", _path(url), type(error).__name__)
+            return None
+
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
         """A small generated file (a cover image) in memory."""
         try:

@@ -1,4 +1,4 @@
-"""sendAudio as a streamed multipart upload, paced like every other Bot API call.
+"""sendAudio as a streamed multipart upload (or by URL), paced like every other Bot API call.
 
 python-telegram-bot reads a whole file into memory before it sends it (`InputFile` keeps the bytes, and
 the multipart body is built from them), so twenty 20 MB tracks finishing together would hold hundreds of
@@ -10,6 +10,7 @@ error types, and the answer parsed into a `telegram.Message`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,23 +83,51 @@ class AudioUploader:
         reply_markup: InlineKeyboardMarkup | None,
         followers: int = 0,
     ) -> Message:
-        fields: dict[str, str] = {"chat_id": str(chat_id)}
-        for name, value in (("title", title), ("performer", performer), ("caption", caption)):
-            if value:
-                fields[name] = value
-        if duration is not None:
-            fields["duration"] = str(duration)
-        if reply_markup is not None:
-            fields["reply_markup"] = json.dumps(reply_markup.to_dict())
-        if thumbnail is not None:
-            fields["thumbnail"] = "attach://cover"
+        """Upload the file at `path` as the audio."""
+        fields = _fields(chat_id, title, performer, duration, caption, thumbnail, reply_markup)
 
+        def audio(data: aiohttp.FormData) -> None:
+            data.add_field("audio", path.open("rb"), filename=filename, content_type="audio/mpeg")
+
+        return await self._send(chat_id, fields, audio, thumbnail, followers)
+
+    async def send_audio_by_url(
+        self,
+        *,
+        chat_id: int,
+        url: str,
+        title: str | None,
+        performer: str | None,
+        duration: int | None,
+        caption: str | None,
+        thumbnail: bytes | None,
+        reply_markup: InlineKeyboardMarkup | None,
+        followers: int = 0,
+    ) -> Message:
+        """Have Telegram fetch the audio from `url`; only the thumbnail, if any, is uploaded beside it.
+
+        The thumbnail is still a multipart part: Telegram takes thumbnails only as new uploads, and it
+        applies one to a file it fetched by URL because it uploads that file anew itself.
+        """
+        fields = _fields(chat_id, title, performer, duration, caption, thumbnail, reply_markup)
+        fields["audio"] = url
+        return await self._send(chat_id, fields, None, thumbnail, followers)
+
+    async def _send(
+        self,
+        chat_id: int,
+        fields: dict[str, str],
+        audio: Callable[[aiohttp.FormData], None] | None,
+        thumbnail: bytes | None,
+        followers: int,
+    ) -> Message:
         def form() -> aiohttp.FormData:
             # Built afresh for every attempt: a retry after a 429 needs the file from its start.
             data = aiohttp.FormData()
             for name, value in fields.items():
                 data.add_field(name, value)
-            data.add_field("audio", path.open("rb"), filename=filename, content_type="audio/mpeg")
+            if audio is not None:
+                audio(data)
             if thumbnail is not None:
                 data.add_field("cover", thumbnail, filename="cover.jpg", content_type="image/jpeg")
             return data
@@ -133,3 +162,25 @@ class AudioUploader:
         if isinstance(payload, dict) and payload.get("ok") and isinstance(payload.get("result"), dict):
             return payload["result"]
         raise error_from(payload if isinstance(payload, dict) else None, status)
+
+
+def _fields(
+    chat_id: int,
+    title: str | None,
+    performer: str | None,
+    duration: int | None,
+    caption: str | None,
+    thumbnail: bytes | None,
+    reply_markup: InlineKeyboardMarkup | None,
+) -> dict[str, str]:
+    fields: dict[str, str] = {"chat_id": str(chat_id)}
+    for name, value in (("title", title), ("performer", performer), ("caption", caption)):
+        if value:
+            fields[name] = value
+    if duration is not None:
+        fields["duration"] = str(duration)
+    if reply_markup is not None:
+        fields["reply_markup"] = json.dumps(reply_markup.to_dict())
+    if thumbnail is not None:
+        fields["thumbnail"] = "attach://cover"
+    return fields

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
-import mimetypes
 import os
 import re
 import time
@@ -40,6 +40,7 @@ from emulators.telegram.state import (
     jpeg_size,
     mime_type_of,
 )
+from emulators.telegram.url_fetch import MAX_URL_BYTES, URL_FETCH_TIMEOUT, fetch_url
 
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
@@ -77,6 +78,10 @@ FLOOD_COUNTED = frozenset(
 
 class BotApiMethods:
     """The method implementations of ``TelegramEmulator``; see the module docstring."""
+
+    # Files sent by URL: Telegram's limit, and how long it waits for the host. Tests may lower both.
+    max_url_bytes: int = MAX_URL_BYTES
+    url_fetch_timeout: float = URL_FETCH_TIMEOUT
 
     def _method_handlers(self) -> dict[str, Callable[[ApiCall], Awaitable[Any]]]:
         """Every method the emulator implements; a call to any other is refused loudly."""
@@ -468,7 +473,7 @@ class BotApiMethods:
             if source.size == 0:
                 raise bad_request("file must be non-empty")
         elif source.startswith(("http://", "https://")):
-            pass  # Telegram would fetch it (20 MB limit); offline the emulator only records the URL
+            pass  # fetched below, once the rest of the call is known to be valid
         else:
             existing = self.store.files.get(source)
             if existing is None:
@@ -480,27 +485,38 @@ class BotApiMethods:
         thumb_upload = thumbnail if isinstance(thumbnail, Upload) and kind != "voice" else None
         if thumb_upload is not None:
             _check_thumbnail(thumb_upload)
+        fetched: Upload | None = None
+        if not isinstance(source, Upload) and existing is None:
+            # A refused URL is a 400 like any invalid field, before the call counts against the limits.
+            assert self._client is not None, "the emulator fetches URLs only once started"
+            fetched = await fetch_url(
+                self._client,
+                source,
+                kind,
+                files_dir=self.files_dir,
+                max_bytes=self.max_url_bytes,
+                timeout=self.url_fetch_timeout,
+            )
+            call.uploads[f"url:{source}"] = fetched  # so the dispatcher discards it if the call fails
         self._admit(call)
 
-        if isinstance(source, Upload):
-            stored = await self._adopt(source, kind)
-        elif existing is not None:
-            stored = existing
+        new_file = source if isinstance(source, Upload) else fetched
+        if new_file is not None:
+            stored = await self._adopt(new_file, kind)
+            stored.source_url = None if isinstance(source, Upload) else source
         else:
-            stored = self.store.new_file(
-                kind,
-                size=None,
-                sha256=None,
-                file_name=Path(urlsplit(source).path).name or None,
-                mime_type=mimetypes.guess_type(source)[0],
-            )
-            stored.source_url = source
+            assert existing is not None
+            stored = existing
         if existing is None or (
             kind == "audio" and any(k in params for k in ("duration", "title", "performer"))
         ):
             previous = stored.meta
+            duration = params.get("duration", previous.get("duration"))
+            if duration is None and kind != "document" and new_file is not None:
+                # Telegram reads the length from the file when the sender does not give one.
+                duration = await asyncio.to_thread(probe_duration, stored.path or new_file.data or b"")
             stored.meta = {
-                "duration": params.get("duration", previous.get("duration", 0)),
+                "duration": duration or 0,
                 "title": params.get("title", previous.get("title")),
                 "performer": params.get("performer", previous.get("performer")),
             }
@@ -515,6 +531,7 @@ class BotApiMethods:
             media_kind=kind,
             media=media,
             stored=stored,
+            sent_by="upload" if isinstance(source, Upload) else "url" if fetched else "file_id",
         )
         self._emit("bot_audio", call.chat.id, message, caption or None)
         return message.raw
@@ -566,6 +583,17 @@ class BotApiMethods:
         else:
             stored.data = data  # the test handed these bytes over in memory anyway
         return stored
+
+
+def probe_duration(source: bytes | Path) -> int:
+    """An audio file's length in seconds from its headers, as Telegram reads it; 0 when unreadable."""
+    try:
+        import mutagen
+
+        parsed = mutagen.File(io.BytesIO(source) if isinstance(source, bytes) else source)
+        return round(parsed.info.length) if parsed is not None else 0
+    except Exception:
+        return 0
 
 
 def command_key(scope: dict[str, Any] | None, language_code: str) -> tuple[str, str]:

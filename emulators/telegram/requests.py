@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,32 @@ async def _read_multipart(
 async def _spool_part(
     part: BodyPartReader, name: str, files_dir: Path | None, max_upload_bytes: int
 ) -> Upload:
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await part.read_chunk(_CHUNK):
+            yield chunk
+
+    return await spool(
+        chunks(),
+        part_name=name,
+        filename=part.filename,
+        content_type=part.headers.get(aiohttp.hdrs.CONTENT_TYPE),
+        files_dir=files_dir,
+        max_bytes=max_upload_bytes,
+        too_big=lambda: ApiError(413, "Request Entity Too Large"),
+    )
+
+
+async def spool(
+    chunks: AsyncIterator[bytes],
+    *,
+    part_name: str,
+    filename: str | None,
+    content_type: str | None,
+    files_dir: Path | None,
+    max_bytes: int,
+    too_big: Callable[[], ApiError],
+) -> Upload:
+    """Read a file to disk (or only through the hash) in chunks: a multipart part or a URL's body."""
     digest = hashlib.sha256()
     size = 0
     kept: bytearray | None = bytearray()
@@ -142,10 +169,10 @@ async def _spool_part(
         temp_path = files_dir / f".upload-{secrets.token_hex(8)}"
         handle = await asyncio.to_thread(open, temp_path, "wb")
     try:
-        while chunk := await part.read_chunk(_CHUNK):
+        async for chunk in chunks:
             size += len(chunk)
-            if size > max_upload_bytes:
-                raise ApiError(413, "Request Entity Too Large")
+            if size > max_bytes:
+                raise too_big()
             digest.update(chunk)
             if kept is not None:
                 kept += chunk
@@ -165,9 +192,9 @@ async def _spool_part(
             await asyncio.to_thread(handle.close)
     data = bytes(kept) if kept is not None else None
     return Upload(
-        part_name=name,
-        filename=part.filename,
-        content_type=part.headers.get(aiohttp.hdrs.CONTENT_TYPE),
+        part_name=part_name,
+        filename=filename,
+        content_type=content_type,
         size=size,
         sha256=digest.hexdigest(),
         head=data[:4096] if data is not None else head,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import re
 import time
@@ -38,7 +37,7 @@ import aiohttp
 from aiohttp import web
 
 from emulators.connection import NO_ANSWER, reset_connection
-from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key
+from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key, probe_duration
 from emulators.telegram.outage import Outage, OutageMode, bad_gateway
 from emulators.telegram.requests import (
     MAX_SMALL_BODY,
@@ -288,7 +287,7 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         chat = self._ensure_chat(user_id, None, language_code)
         stored = await self._store_bytes(data, kind, file_name, mime_type)
         if duration is None and kind != "document":
-            duration = await asyncio.to_thread(_probe_duration, data)
+            duration = await asyncio.to_thread(probe_duration, data)
         stored.meta = {"duration": duration or 0, "title": title, "performer": performer}
         media = self.store.media_api_dict(kind, stored)
         raw = self.store.user_message_raw(chat)
@@ -714,14 +713,3 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
 
 def _error_response(error: ApiError) -> web.Response:
     return web.json_response(error.body(), status=error.error_code)
-
-
-def _probe_duration(data: bytes) -> int:
-    """What a Telegram client would report for a person's audio: the length from the file's headers."""
-    try:
-        import mutagen
-
-        parsed = mutagen.File(io.BytesIO(data))
-        return round(parsed.info.length) if parsed is not None else 0
-    except Exception:
-        return 0

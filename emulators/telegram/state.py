@@ -235,7 +235,7 @@ class StoredFile:
     data: bytes | None = None
     file_name: str | None = None
     mime_type: str | None = None
-    source_url: str | None = None  # sent by URL: the real server would fetch it, the emulator records it
+    source_url: str | None = None  # the URL the emulator fetched it from, when the bot sent it by URL
     width: int | None = None
     height: int | None = None
     file_path_issued: bool = False  # getFile was called, so the download URL is valid
@@ -978,12 +978,15 @@ class ChatStore:
         return media
 
     @staticmethod
-    def observed_media(media: dict[str, Any], stored: StoredFile) -> dict[str, Any]:
+    def observed_media(
+        media: dict[str, Any], stored: StoredFile, sent_by: str | None = None
+    ) -> dict[str, Any]:
         return {
             **media,
             "sha256": stored.sha256,
             "path": str(stored.path) if stored.path else None,
             "source_url": stored.source_url,
+            "sent_by": sent_by,  # how the bot sent it: "upload", "url" or "file_id"; None for a person's
         }
 
     def member_change(self, chat: ChatInfo, old: str, new: str) -> dict[str, Any]:
@@ -1020,6 +1023,7 @@ class ChatStore:
         media_kind: MediaKind | None = None,
         media: dict[str, Any] | None = None,
         stored: StoredFile | None = None,
+        sent_by: str | None = None,
     ) -> ChatMessage:
         raw: dict[str, Any] = {
             "message_id": chat.next_message_id,
@@ -1040,7 +1044,9 @@ class ChatStore:
             raw[entities_key] = entities
         if markup is not None and "inline_keyboard" in markup:
             raw["reply_markup"] = markup  # only inline keyboards are part of a message
-        observed = self.observed_media(media, stored) if media is not None and stored is not None else None
+        observed = (
+            self.observed_media(media, stored, sent_by) if media is not None and stored is not None else None
+        )
         return self.add_message(
             chat,
             raw,

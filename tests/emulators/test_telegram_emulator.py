@@ -20,6 +20,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
+from emulators.harness import free_port, served
 from emulators.telegram.server import ChatEvent, TelegramEmulator
 from emulators.telegram.state import format_text, jpeg_size
 
@@ -167,9 +168,100 @@ async def test_send_audio_upload_with_thumbnail_then_download(bot: Bot, tg: Tele
     assert again.audio.title == "Tone"
     with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
         await bot.send_audio(CHAT, "AgADBAADnotAfile")
-    # A URL is recorded, not fetched: offline there is nothing to fetch it from.
-    by_url = await bot.send_audio(CHAT, "https://cdn.example.com/track.mp3")
-    assert by_url.audio is not None and tg.audios(CHAT)[-1].audio["source_url"].endswith("track.mp3")  # type: ignore[index]
+    assert [m.audio["sent_by"] for m in tg.audios(CHAT)] == ["upload", "file_id"]  # type: ignore[index]
+
+
+# --- Files sent by URL: the emulator fetches them as Telegram does -------------------------------
+
+
+@pytest.fixture
+async def web_host() -> AsyncIterator[tuple[str, bytes]]:
+    """A loopback host for files sent by URL; yields its base URL and the MP3 it serves."""
+    mp3 = make_mp3(2.0)
+    never = asyncio.Event()
+
+    async def track(request: web.Request) -> web.Response:
+        return web.Response(body=mp3, content_type="audio/mpeg")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<html>not a song</html>", content_type="text/html")
+
+    async def missing(request: web.Request) -> web.Response:
+        raise web.HTTPNotFound()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        # No Content-Length: only counting the bytes as they come can stop it.
+        response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+        await response.prepare(request)
+        for _ in range(64):
+            await response.write(mp3)
+        await response.write_eof()
+        return response
+
+    async def stalled(request: web.Request) -> web.Response:
+        await never.wait()  # a host that does not answer: the fetch's own timeout must end it
+        return web.Response(status=503)
+
+    app = web.Application()
+    app.router.add_get("/track.mp3", track)
+    app.router.add_get("/page.html", page)
+    app.router.add_get("/missing.mp3", missing)
+    app.router.add_get("/endless.mp3", endless)
+    app.router.add_get("/stalled.mp3", stalled)
+    async with served(app) as url:
+        try:
+            yield url, mp3
+        finally:
+            never.set()  # let the stalled handler end, or the server's shutdown would wait for it
+
+
+async def test_send_audio_by_url_is_fetched_stored_and_downloadable(
+    bot: Bot, tg: TelegramEmulator, web_host: tuple[str, bytes]
+) -> None:
+    host, mp3 = web_host
+    await tg.user_sends_text(CHAT, "hi")
+    # A URL with a thumbnail uploaded beside it: the call is multipart, the audio a string.
+    message = await bot.send_audio(CHAT, f"{host}/track.mp3", title="Tone", thumbnail=make_image((80, 80)))
+    audio = message.audio
+    assert audio is not None and audio.file_id and audio.file_size == len(mp3)
+    assert seconds(audio.duration) == 2  # probed from the fetched file: the sender gave none
+    assert audio.mime_type == "audio/mpeg" and audio.file_name == "track.mp3" and audio.title == "Tone"
+    assert audio.thumbnail is not None and audio.thumbnail.width == 80
+    assert tg.calls("sendAudio")[-1].params["audio"] == f"{host}/track.mp3"  # a string, not an upload
+
+    observed = tg.audios(CHAT)[0].audio
+    assert observed is not None
+    assert observed["sent_by"] == "url" and observed["source_url"] == f"{host}/track.mp3"
+    assert await asyncio.to_thread(Path(observed["path"]).read_bytes) == mp3
+    file = await bot.get_file(audio.file_id)
+    assert bytes(await file.download_as_bytearray()) == mp3
+    again = await bot.send_audio(CHAT, audio.file_id)  # its file_id works like an upload's
+    assert again.audio is not None and again.audio.file_unique_id == audio.file_unique_id
+
+
+async def test_urls_telegram_cannot_fetch_are_refused(
+    bot: Bot, tg: TelegramEmulator, web_host: tuple[str, bytes]
+) -> None:
+    host, mp3 = web_host
+    await tg.user_sends_text(CHAT, "hi")
+    tg.max_url_bytes = 4 * len(mp3)
+    tg.url_fetch_timeout = 0.5
+    refusals = {
+        f"{host}/missing.mp3": "failed to get HTTP URL content",  # not 200
+        f"{host}/page.html": "wrong type of the web page content",  # not audio
+        f"{host}/endless.mp3": "failed to get HTTP URL content",  # more than the limit
+        f"{host}/stalled.mp3": "failed to get HTTP URL content",  # no answer in time
+        f"http://127.0.0.1:{free_port()}/gone.mp3": "failed to get HTTP URL content",  # unreachable
+    }
+    for url, description in refusals.items():
+        with pytest.raises(BadRequest, match=f"(?i){description}"):
+            await bot.send_audio(CHAT, url)
+        assert tg.calls("sendAudio")[-1].status == 400
+    tg.max_url_bytes = len(mp3) - 1  # Content-Length says too big before a byte is read
+    with pytest.raises(BadRequest, match=r"(?i)failed to get HTTP URL content"):
+        await bot.send_audio(CHAT, f"{host}/track.mp3")
+    assert tg.audios(CHAT) == []
+    assert not [p for p in (tg.files_dir or Path()).iterdir() if p.name.startswith(".upload")]
 
 
 async def test_bad_thumbnails_are_rejected(bot: Bot, tg: TelegramEmulator) -> None:

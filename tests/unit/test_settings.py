@@ -151,3 +151,11 @@ def test_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path:
     env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nSUNO_API_KEY=from-file\n", encoding="utf-8")
     monkeypatch.setenv("SUNO_API_KEY", "from-env")
     assert load_settings(_env_file=env_file).suno_api_key.get_secret_value() == "from-env"
+
+
+def test_delivery_by_url_takes_https_only_unless_told_otherwise() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": TOKEN, "SUNO_API_KEY": "key"}
+    assert load(**base).delivery_url_schemes == ("https",)  # Telegram fetches from the public internet
+    assert load(**base, DELIVERY_URL_SCHEMES="HTTPS, http").delivery_url_schemes == ("https", "http")
+    assert load(**base, DELIVERY_URL_SCHEMES="").delivery_url_schemes == ()  # never by URL
+    assert config_error(**base, DELIVERY_URL_SCHEMES="https,ftp").startswith("DELIVERY_URL_SCHEMES")
