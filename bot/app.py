@@ -9,21 +9,20 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from telegram import Bot, BotCommand, BotCommandScopeChat, Update
-from telegram.ext import Application, ContextTypes
+from telegram import Bot, Update
+from telegram.ext import Application
 
 from bot.chat.audio_intake import AudioIntake
 from bot.chat.deliveries import Deliveries
 from bot.chat.delivery import TrackDelivery
 from bot.chat.outbox import Outbox
 from bot.chat.progress_messages import ProgressMessages
-from bot.i18n import LANGUAGES, Texts
 from bot.ops.alerts import Alerts
 from bot.ops.housekeeping import sweep
 from bot.ops.metrics import Metrics
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
-from bot.services import BotData, Services, UserData
+from bot.services import Services
 from bot.settings import Settings
 from bot.tasks.events import EventIntake
 from bot.tasks.lifecycle import Lifecycle
@@ -31,10 +30,8 @@ from bot.tasks.poller import Poller
 from bot.tasks.service import Quotas, TaskService
 from bot.tasks.submitter import Submitter
 from bot.tasks.work_queue import WorkQueue
+from bot.telegram.application import build_telegram, register_commands
 from bot.telegram.pacing import ChatPacer
-from bot.telegram.persistence import StoragePersistence
-from bot.telegram.request import AiohttpRequest
-from bot.telegram.updates import PerPersonUpdateProcessor
 from bot.telegram.upload import AudioUploader
 from bot.web.keys import SERVICES, TELEGRAM
 from bot.web.routes import errors_middleware, setup_routes
@@ -44,50 +41,6 @@ from storage.store import Storage
 from storage.work import Kind
 
 log = logging.getLogger(__name__)
-
-_PUBLIC_COMMANDS = ("start", "generate", "custom", "status", "language", "help", "cancel")
-_ADMIN_COMMANDS = ("credits", "stats")
-
-
-def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage, metrics: Metrics) -> Application:  # type: ignore[type-arg]
-    api = settings.telegram_api_url
-    builder = (
-        Application.builder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .rate_limiter(pacer)
-        .context_types(ContextTypes(bot_data=BotData, user_data=UserData))
-        .persistence(StoragePersistence(storage.conversations))  # open questions survive a restart
-        # Handlers only parse and hand work to the service, but a reply waits for its chat's pace: one
-        # person's updates run one after another in a line of their own, people side by side.
-        .concurrent_updates(PerPersonUpdateProcessor(on_drop=metrics.updates_dropped.inc))
-        .request(
-            AiohttpRequest(
-                connection_pool_size=64, read_timeout=30, write_timeout=60, media_write_timeout=120
-            )
-        )
-        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=60))
-    )
-    if settings.webhook_mode:
-        builder = builder.updater(None)
-    return builder.build()
-
-
-async def register_commands(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
-    for language in LANGUAGES:
-        texts = Texts(language)
-        commands = [BotCommand(name, texts(f"commands.{name}")) for name in _PUBLIC_COMMANDS]
-        code = None if language == "en" else language
-        await application.bot.set_my_commands(commands, language_code=code)
-    texts = Texts("en")
-    admin_commands = [BotCommand(n, texts(f"commands.{n}")) for n in (*_PUBLIC_COMMANDS, *_ADMIN_COMMANDS)]
-    for admin in settings.admin_user_ids:
-        try:
-            await application.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin))
-        except Exception as error:  # an admin who never opened the bot has no chat yet
-            log.warning("could not set admin commands for %s: %s", admin, error)
-
 
 HOUSEKEEPING_INTERVAL = 600.0
 # Every callback in flight holds a task, its coroutine, futures and contexts. With 64 callbacks in flight
@@ -154,31 +107,39 @@ def build_task_core(
     return TaskService(lifecycle=lifecycle, submitter=submitter, intake=intake, quotas=quotas)
 
 
-def build_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=2 * 1024 * 1024)
-    metrics = Metrics()
-    storage = Storage(settings.database_path)
+class _Runtime:
+    """What the server holds while it runs, built by one cleanup context per resource, in order.
 
-    async def storage_context(app: web.Application) -> AsyncIterator[None]:
-        await storage.open()
+    aiohttp runs each context's set-up in order and its tear-down in reverse (and only if its set-up
+    finished): storage, then the HTTP clients, then Telegram (with the task core wired to it), then the
+    task core's workers. On a stop the workers drain first, while Telegram and the clients still work.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.storage = Storage(settings.database_path)
+
+    async def storage_context(self, app: web.Application) -> AsyncIterator[None]:
+        await self.storage.open()
         yield
-        await storage.close()
+        await self.storage.close()
 
-    async def services_context(app: web.Application) -> AsyncIterator[None]:
+    async def clients_context(self, app: web.Application) -> AsyncIterator[None]:
+        settings, metrics = self.settings, self.metrics
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        secret = secret or await storage.kv.get_or_create("webhook_secret", secrets.token_urlsafe(32))
-        signer = Signer(secret)
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        budget = SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window)
-        provider = ProviderClient(
-            session,
+        secret = secret or await self.storage.kv.get_or_create("webhook_secret", secrets.token_urlsafe(32))
+        self.signer = Signer(secret)
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        self.provider = ProviderClient(
+            self.session,
             base_url=settings.suno_api_url,
             upload_url=settings.suno_upload_url,
             api_key=settings.suno_api_key.get_secret_value(),
-            budget=budget,
+            budget=SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window),
             metrics=metrics,
         )
-        pacer = ChatPacer(
+        self.pacer = ChatPacer(
             per_chat_interval=settings.telegram_chat_interval,
             global_per_second=settings.telegram_global_rate,
             on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc(),
@@ -186,76 +147,90 @@ def build_app(settings: Settings) -> web.Application:
                 seconds
             ),
         )
-        application = build_telegram(settings, pacer, storage, metrics)
+        try:
+            yield
+        finally:
+            await self.session.close()
+
+    async def telegram_context(self, app: web.Application) -> AsyncIterator[None]:
+        settings, storage = self.settings, self.storage
+        application = build_telegram(settings, self.pacer, storage, self.metrics)
         uploader = AudioUploader(
-            session,
+            self.session,
             api_url=settings.telegram_api_url,
             token=settings.telegram_bot_token.get_secret_value(),
             bot=application.bot,
-            pacer=pacer,
+            pacer=self.pacer,
         )
         delivery = TrackDelivery(
             application.bot,
             uploader,
-            provider,
+            self.provider,
             settings.data_dir / "tmp",
-            metrics=metrics,
+            metrics=self.metrics,
             url_schemes=settings.delivery_url_schemes,
         )
-        tasks = build_task_core(
-            settings, storage, provider, application.bot, pacer, delivery, signer, metrics
+        self.tasks = build_task_core(
+            settings, storage, self.provider, application.bot, self.pacer, delivery, self.signer, self.metrics
         )
         services = Services(
             settings=settings,
             storage=storage,
-            provider=provider,
-            tasks=tasks,
-            signer=signer,
-            metrics=metrics,
-            telegram_secret=signer.derive("telegram"),
+            provider=self.provider,
+            tasks=self.tasks,
+            signer=self.signer,
+            metrics=self.metrics,
+            telegram_secret=self.signer.derive("telegram"),
             intake=AudioIntake(application.bot, storage, settings.data_dir),
         )
         application.bot_data.services = services
         register_handlers(application, admin_ids=settings.admin_user_ids)
         app[SERVICES] = services
         app[TELEGRAM] = application
-        try:
-            async with application:
-                await register_commands(application, settings)
-                if settings.webhook_mode:
-                    await application.bot.set_webhook(
-                        url=f"{settings.public_url}/telegram",
-                        secret_token=services.telegram_secret,
-                        allowed_updates=Update.ALL_TYPES,
-                    )
-                else:
-                    await application.bot.delete_webhook()
-                await application.start()
-                if application.updater is not None:
-                    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-                schedule_housekeeping(application, settings, storage)
-                await tasks.start(single_process=True)
-                log.info("bot started in %s mode", "webhook" if settings.webhook_mode else "polling")
-                # What exists now lives as long as the bot (PTB, handlers, clients, caches): moved out of
-                # the collector's way, a full collection scans only what requests create and stays short,
-                # instead of pausing the loop for milliseconds while callbacks wait.
-                gc.collect()
-                gc.freeze()
-                thresholds = gc.get_threshold()
-                gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
-                try:
-                    yield
-                finally:
-                    gc.set_threshold(*thresholds)
-                    gc.unfreeze()
-                    await tasks.stop()
-                    if application.updater is not None and application.updater.running:
-                        await application.updater.stop()
-                    await application.stop()
-        finally:
-            await session.close()
+        async with application:
+            await register_commands(application, settings)
+            if settings.webhook_mode:
+                await application.bot.set_webhook(
+                    url=f"{settings.public_url}/telegram",
+                    secret_token=services.telegram_secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            else:
+                await application.bot.delete_webhook()
+            await application.start()
+            if application.updater is not None:
+                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            schedule_housekeeping(application, settings, storage)
+            try:
+                yield
+            finally:
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                await application.stop()
 
-    app.cleanup_ctx.append(storage_context)
-    app.cleanup_ctx.append(services_context)
+    async def core_context(self, app: web.Application) -> AsyncIterator[None]:
+        await self.tasks.start(single_process=True)
+        log.info("bot started in %s mode", "webhook" if self.settings.webhook_mode else "polling")
+        # What exists now lives as long as the bot (PTB, handlers, clients, caches): moved out of the
+        # collector's way, a full collection scans only what requests create and stays short, instead of
+        # pausing the loop for milliseconds while callbacks wait.
+        gc.collect()
+        gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
+        try:
+            yield
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+            await self.tasks.stop()
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=2 * 1024 * 1024)
+    runtime = _Runtime(settings)
+    app.cleanup_ctx.extend(
+        [runtime.storage_context, runtime.clients_context, runtime.telegram_context, runtime.core_context]
+    )
     setup_routes(app)
     return app

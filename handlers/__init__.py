@@ -27,11 +27,16 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
     application.add_handler(TypeHandler(Update, gate), group=-1)
     # The question flows come first so that, while a question is open, its answers and /cancel go there.
     application.add_handler(forms_conversation())
-    application.add_handler(CommandHandler("start", start))
-    application.add_handler(CommandHandler("help", help_command))
-    application.add_handler(CommandHandler("status", status))
-    application.add_handler(CommandHandler("language", language))
-    application.add_handler(CommandHandler("cancel", nothing_to_cancel))
+    # The everyday commands outside the question flows (/generate and /custom open one; /cancel outside a
+    # question has nothing to cancel). handlers/commands.py lists them all.
+    for name, callback in (
+        ("start", start),
+        ("help", help_command),
+        ("status", status),
+        ("language", language),
+        ("cancel", nothing_to_cancel),
+    ):
+        application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(language_chosen, pattern=r"^lang:"))
     for handler in admin_handlers(admin_ids):
         application.add_handler(handler)

@@ -11,10 +11,9 @@ from telegram.ext import CommandHandler, filters
 from bot.i18n import Texts
 from bot.provider.errors import ProviderError
 from bot.services import BotContext, services_of
+from handlers.commands import ADMIN_COMMANDS
 from handlers.common import reply, texts_of
 from storage.tasks import TaskStats
-
-ADMIN_COMMANDS = ("credits", "stats", "allow", "block")
 
 
 def start_of_day(now: float) -> float:
@@ -85,10 +84,8 @@ async def admin_only(update: Update, context: BotContext) -> None:
 def admin_handlers(admin_ids: list[int]) -> list[CommandHandler]:  # type: ignore[type-arg]
     """The admin commands for these admins, then one handler answering everyone else politely."""
     is_admin = filters.User(user_id=admin_ids, allow_empty=False) if admin_ids else filters.User(user_id=[0])
+    callbacks = {"credits": credits, "stats": stats, "allow": allow, "block": block}
     return [
-        CommandHandler("credits", credits, filters=is_admin),
-        CommandHandler("stats", stats, filters=is_admin),
-        CommandHandler("allow", allow, filters=is_admin),
-        CommandHandler("block", block, filters=is_admin),
+        *(CommandHandler(name, callbacks[name], filters=is_admin) for name in ADMIN_COMMANDS),
         CommandHandler(list(ADMIN_COMMANDS), admin_only),
     ]

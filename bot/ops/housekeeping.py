@@ -25,6 +25,7 @@ class Swept:
     temp_files: int = 0
     events: int = 0
     questions: int = 0
+    work: int = 0
 
 
 async def sweep(
@@ -44,13 +45,17 @@ async def sweep(
     swept.temp_files = await asyncio.to_thread(_remove_old_files, data_dir / "tmp", now - TMP_MAX_AGE)
     swept.events = await storage.events.prune(older_than=now - event_retention)
     swept.questions = await storage.conversations.prune(older_than=now - QUESTION_RETENTION)
-    if swept.uploads or swept.temp_files or swept.events or swept.questions:
+    # Finished work is kept as long as events, for the same questions afterwards ("was it sent? when?").
+    swept.work = await storage.work.prune(older_than=now - event_retention)
+    if swept.uploads or swept.temp_files or swept.events or swept.questions or swept.work:
         log.info(
-            "housekeeping removed %d uploads, %d temporary files, %d old events, %d abandoned question rows",
+            "housekeeping removed %d uploads, %d temporary files, %d old events, %d abandoned question rows, "
+            "%d finished work items",
             swept.uploads,
             swept.temp_files,
             swept.events,
             swept.questions,
+            swept.work,
         )
     return swept
 

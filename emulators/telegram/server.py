@@ -185,6 +185,8 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         self._callbacks: dict[str, _Callback] = {}
         self._next_callback_id = 4_000_000_000_000_000_001
         self._faults: list[ScriptedFault] = []
+        self._slow: list[list[Any]] = []  # [method, seconds, times left]
+        self._slowed = 0
         self._outages: list[Outage] = []  # ended ones are kept: outage_refused counts over all of them
         self._subscribers: list[Callable[[ChatEvent], None]] = []
 
@@ -457,6 +459,18 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         self._outages.append(outage)
         return outage
 
+    def slow_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are read whole, then wait `seconds` before Telegram handles
+        and answers them: an upload still in flight, for tests that stop the bot in the middle of one.
+        ``slowed`` counts the calls that began to wait."""
+        if self._spec.lookup(method) is None:
+            raise ValueError(f"{method!r} is not a Bot API method; a typo here would make it never fire")
+        self._slow.append([method.lower(), seconds, times])
+
+    @property
+    def slowed(self) -> int:
+        return self._slowed
+
     def end_outages(self) -> None:
         for outage in self._outages:
             outage.end()
@@ -548,6 +562,7 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
                 "emulators/telegram/methods.py before the bot relies on it"
             )
         check_required(call)
+        await self._maybe_slow(call.method)
         self._apply_fault(call.method, chat_id)
         if chat_id is not None:
             call.chat = self._resolve_chat(chat_id)
@@ -555,6 +570,17 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         if call.method in FLOOD_COUNTED and call.chat is not None and not call.admitted:
             raise RuntimeError(f"{call.method} handler forgot to pass the flood-limit gate")
         return result
+
+    async def _maybe_slow(self, method: str) -> None:
+        for slow in self._slow:
+            if slow[0] == method.lower():
+                slow[2] -= 1
+                if slow[2] <= 0:
+                    self._slow.remove(slow)
+                self._slowed += 1
+                self._changed()
+                await asyncio.sleep(slow[1])
+                return
 
     async def _answer_for_outage(
         self, request: web.Request, record: RecordedRequest, spec: MethodSpec | None, outage: Outage

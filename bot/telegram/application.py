@@ -1,0 +1,62 @@
+"""Building python-telegram-bot's Application for our server, and its command menus."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeChat
+from telegram.ext import Application, ContextTypes
+
+from bot.i18n import LANGUAGES, Texts
+from bot.ops.metrics import Metrics
+from bot.services import BotData, UserData
+from bot.settings import Settings
+from bot.telegram.pacing import ChatPacer
+from bot.telegram.persistence import StoragePersistence
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.updates import PerPersonUpdateProcessor
+from handlers.commands import ADMIN_MENU, PUBLIC_MENU
+from storage.store import Storage
+
+log = logging.getLogger(__name__)
+
+
+def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage, metrics: Metrics) -> Application:  # type: ignore[type-arg]
+    api = settings.telegram_api_url
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .rate_limiter(pacer)
+        .context_types(ContextTypes(bot_data=BotData, user_data=UserData))
+        .persistence(StoragePersistence(storage.conversations))  # open questions survive a restart
+        # Handlers only parse and hand work to the service, but a reply waits for its chat's pace: one
+        # person's updates run one after another in a line of their own, people side by side.
+        .concurrent_updates(PerPersonUpdateProcessor(on_drop=metrics.updates_dropped.inc))
+        .request(
+            AiohttpRequest(
+                connection_pool_size=64, read_timeout=30, write_timeout=60, media_write_timeout=120
+            )
+        )
+        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=60))
+    )
+    if settings.webhook_mode:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+async def register_commands(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """The menus from the command table: everyone's in each language, and the admins' own."""
+    for language in LANGUAGES:
+        texts = Texts(language)
+        commands = [BotCommand(name, texts(f"commands.{name}")) for name in PUBLIC_MENU]
+        code = None if language == "en" else language
+        await application.bot.set_my_commands(commands, language_code=code)
+    texts = Texts("en")
+    admin_commands = [BotCommand(name, texts(f"commands.{name}")) for name in ADMIN_MENU]
+    for admin in settings.admin_user_ids:
+        try:
+            await application.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin))
+        except Exception as error:  # an admin who never opened the bot has no chat yet
+            log.warning("could not set admin commands for %s: %s", admin, error)
