@@ -518,6 +518,12 @@ def _select_in(conn: sqlite3.Connection, sql: str, values: list[Any]) -> list[An
 def _follow_up(conn: sqlite3.Connection, applied: list[Applied], follow_up: FollowUp, now: float) -> None:
     """Record what applied events call for: progress shown, tracks delivered, polls put off or ended."""
     wanted = [NewWork(Kind.PROGRESS, a.task.id, a.task.id, a.task.chat_id, now) for a in applied if a.changed]
+    # A task adopted from its callback (its submission's answer was lost) is polled like a submitted one.
+    wanted += [
+        NewWork(Kind.POLL, a.task.id, a.task.id, a.task.chat_id, now + follow_up.poll_interval)
+        for a in applied
+        if a.previous is Stage.QUEUED and a.task.provider_task_id and not a.task.stage.terminal
+    ]
     complete = [a.task.id for a in applied if a.task.stage is Stage.COMPLETE]
     if complete:
         sql = (

@@ -30,6 +30,7 @@ class SlidingWindowBudget:
         # leave `reserve` slots free for better priorities: it is served only while more than that is free.
         self._queues: dict[int, deque[tuple[object, int, asyncio.Future[None]]]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self.wakeups = 0  # how often it looked for waiters to serve (a timer storm shows here)
 
     @property
     def waiting(self) -> int:
@@ -75,6 +76,7 @@ class SlidingWindowBudget:
         # Called by the timer and directly (a new waiter, a release, a waiter leaving): a direct call must
         # drop the pending timer, or every such call would leave one more timer re-arming itself for as
         # long as anybody waits (a storm of wake-ups under load).
+        self.wakeups += 1
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

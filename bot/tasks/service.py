@@ -7,6 +7,8 @@ every piece of pending work in storage until it is done.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -86,7 +88,8 @@ class TaskService:
 
     async def stop(self, *, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Take no new work; let what is under way finish within `grace`; hand back the rest."""
-        await self._intake.idle()
+        with contextlib.suppress(TimeoutError):  # events it cannot apply now wait in storage
+            await asyncio.wait_for(self._intake.idle(), timeout=min(grace, 5.0))
         await self.queue.stop(grace=grace)
         await self._intake.close()
 

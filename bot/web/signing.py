@@ -31,6 +31,11 @@ class Signer:
         # answered from here. Only tokens that verified are kept, so a forger learns nothing from it.
         self._verified_callbacks: dict[str, int] = {}
 
+    @property
+    def remembered(self) -> int:
+        """How many verified callback tokens are kept (bounded)."""
+        return len(self._verified_callbacks)
+
     def _mac(self, purpose: str, *parts: object) -> str:
         mac = self._keyed.copy()
         mac.update(":".join([purpose, *map(str, parts)]).encode())

@@ -119,5 +119,5 @@ def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     signer = Signer(SECRET)
     for task_id in range(1, 10):
         assert signer.verify_callback(signer.callback_token(task_id)) == task_id
-    assert len(signer._verified_callbacks) == 3
+    assert signer.remembered == 3
     assert signer.verify_callback(signer.callback_token(1)) == 1  # forgotten, so checked again: still valid
