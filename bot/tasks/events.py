@@ -119,7 +119,7 @@ class EventIntake:
 
     async def idle(self) -> None:
         while self._applier is not None and not self._applier.done():
-            await asyncio.gather(self._applier, return_exceptions=True)
+            await asyncio.wait([self._applier])  # not gather: cancelling a waiter must not cancel it
 
     def idle_now(self) -> bool:
         return (self._applier is None or self._applier.done()) and not self._stored
@@ -234,7 +234,8 @@ class EventIntake:
             for digest, parsed in fresh.items():
                 self._remember_payload(digest, parsed)
             self._show_applied(applied, follow_up.recorded)
-        self._stored = self._stored[limit:]
+        # Those that came while this batch was applied stay, after it (the batch may be under `limit`).
+        self._stored = self._stored[len(batch) :]
         return bool(self._stored)
 
     def _show_applied(self, applied: list[Applied], recorded: list[Any]) -> None:

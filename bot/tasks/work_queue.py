@@ -266,7 +266,8 @@ class WorkQueue:
         """Until nothing is held and nothing is due now (tests and the demo wait on this)."""
         while True:
             await self._settled.wait()
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+            if self._writes:  # asyncio.wait, not gather: a waiter cancelled must not cancel the writes
+                await asyncio.wait(list(self._writes))
             next_due = await self._repo.next_due()
             if self._held or self._writes:
                 continue
@@ -287,7 +288,8 @@ class WorkQueue:
             *(worker.drain(max(0.0, deadline - time.monotonic())) for worker in self._workers.values()),
             return_exceptions=True,
         )
-        await asyncio.gather(*list(self._writes), return_exceptions=True)
+        if self._writes:
+            await asyncio.wait(list(self._writes))
         left = list(self._held)
         if left:
             try:
