@@ -23,6 +23,9 @@ T = TypeVar("T")
 # again (WorkQueue.telegram_back), so the cap does not delay recovery.
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
+# A write takes milliseconds; one still waiting after this is stuck behind a busy database (whose own
+# busy timeout, 5 s, ends an attempt later than that).
+SLOW_RECORD_SECONDS = 2.0
 
 
 def backoff(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
@@ -91,11 +94,23 @@ def _spent(error: BaseException) -> Verdict:
 
 async def until_stored(write: Callable[[], Awaitable[T]], *, what: str) -> T:
     """Write what must not be lost because it already happened outside (Telegram took a message, the
-    provider made a task): kept and written again, with backoff, until the database takes it."""
+    provider made a task): kept and written again, with backoff, until the database takes it.
+
+    The log names it as soon as its record is slow, not only once an attempt fails: behind other writes
+    in a locked database, the first attempt may wait many seconds and then succeed, and a process
+    killed meanwhile must have left the ids in the log for an operator to reconcile."""
     attempt = 0
     while True:
+        pending = asyncio.ensure_future(write())
         try:
-            return await write()
+            if attempt == 0:
+                done, _ = await asyncio.wait({pending}, timeout=SLOW_RECORD_SECONDS)
+                if not done:
+                    log.warning("%s; recording it is slow (the database is busy), still trying", what)
+            return await pending
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
         except Exception as error:
             log.warning("%s, but recording it failed (%s); retrying", what, error)
             await asyncio.sleep(backoff(attempt, base=0.5, cap=5.0))
