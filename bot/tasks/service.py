@@ -22,7 +22,7 @@ from bot.tasks.keyed_locks import KeyedLocks
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.submitter import POLLING_CALLBACK_URL, Submitter
 from bot.tasks.work_queue import WorkQueue
-from storage.models import Person, Task, TaskKind
+from storage.models import Person, Stage, Task, TaskKind
 from storage.store import Storage
 from storage.work import Kind, NewWork
 
@@ -79,11 +79,14 @@ class TaskService:
         self._metrics.active_tasks.set(len(tasks))
         self._intake.start()
         await self.queue.start(single_process=single_process)
-        # Unfinished tasks' messages show the time waited: refreshed once, as an intermediate state.
+        # Unfinished tasks' messages show the time waited: refreshed once, as an intermediate state. Those
+        # still queued are left to the submitter, which shows their place once they are back in the
+        # budget's queue (refreshed now, it would show none).
         now = self._now()
+        going = [t for t in tasks if t.stage is not Stage.QUEUED]
         await self.queue.want(
-            [NewWork(Kind.PROGRESS, t.id, t.id, t.chat_id, now) for t in tasks],
-            hints={f"progress:{t.id}": True for t in tasks if t.progress_message_id is not None},
+            [NewWork(Kind.PROGRESS, t.id, t.id, t.chat_id, now) for t in going],
+            hints={f"progress:{t.id}": True for t in going if t.progress_message_id is not None},
         )
 
     async def stop(self, *, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:

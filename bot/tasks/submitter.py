@@ -63,6 +63,7 @@ NOT_MADE_CODES = frozenset({405, 430, 455})
 # Attempts that made nothing, before the person is told the provider cannot take requests now.
 MAX_NOT_MADE_ATTEMPTS = 8
 QUEUE_REFRESH_SECONDS = 5.0
+QUEUE_FIRST_REFRESH_SECONDS = 0.5
 
 
 class Submitter:
@@ -268,8 +269,12 @@ class Submitter:
         time would spend Telegram's global budget on queue news, so positions refresh every few seconds,
         less often the longer the queue (at most about ten edits a second in all).
         """
+        # The first round soon after someone starts waiting (after a restart, everyone rejoins the queue
+        # at once and should see their place again), then every few seconds.
+        delay = QUEUE_FIRST_REFRESH_SECONDS
         while self._waiting:
-            await asyncio.sleep(max(QUEUE_REFRESH_SECONDS, len(self._waiting) / 10))
+            await asyncio.sleep(delay)
+            delay = max(QUEUE_REFRESH_SECONDS, len(self._waiting) / 10)
             waiting = [(t, c) for t, c in self._waiting.items() if self.position(t) is not None]
             if waiting:
                 try:

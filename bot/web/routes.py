@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from telegram import Update
 
+from bot.tasks.retry import database_busy
 from bot.tasks.service import CallbackRejected
 from bot.web.keys import SERVICES, TELEGRAM
 
@@ -69,6 +70,12 @@ async def provider_callback(request: web.Request) -> web.Response:
     except CallbackRejected as rejected:
         log.warning("callback for task %s rejected: %s", task_id, rejected)
         return web.json_response({"ok": False, "error": str(rejected)}, status=rejected.status)
+    except Exception as error:
+        if not database_busy(error):
+            raise
+        # Not stored, so not acknowledged: the provider retries, and polling covers what it gives up on.
+        log.warning("callback for task %s not stored yet (database busy); the provider will retry", task_id)
+        return web.json_response({"ok": False, "error": "busy, retry later"}, status=503)
     return web.Response(body=_OK, content_type="application/json")
 
 
