@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The bot as one small image: dependencies are built in a throwaway stage so the final image carries
 # neither pip caches nor build tools, and the process runs as an unprivileged user.
 
@@ -8,14 +7,20 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+# The dependencies in a layer of their own, keyed on pyproject.toml alone: a change to the code rebuilds
+# in seconds instead of downloading and unpacking them all again.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt
 # pyproject.toml names README.md as the package's readme: the build fails without it.
-COPY pyproject.toml README.md ./
+COPY README.md ./
 COPY bot ./bot
 COPY emulators ./emulators
 COPY handlers ./handlers
 COPY storage ./storage
 # A regular (non-editable) install without the dev extra: the image needs no test tools.
-RUN pip install .
+RUN pip install --no-deps .
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

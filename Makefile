@@ -19,6 +19,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# The deployment for real: image, docker-compose.yml and HTTPS through Caddy (deploy/test-deploy.sh).
+.PHONY: test-deploy
+test-deploy:
+	deploy/test-deploy.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

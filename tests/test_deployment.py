@@ -1,35 +1,50 @@
 """The deployment files agree with each other, with design §3 and with the code.
 
-No container engine runs here, so the Dockerfile, docker-compose.yml, Caddyfile and .env.example are
-read as text and compared with what the bot actually does: its settings, its routes and its CLI.
+The Dockerfile, docker-compose.yml, Caddyfile and .env.example are read as text and compared with what
+the bot actually does: its settings, its routes and its CLI; where Caddy is installed, the shipped
+Caddyfile also runs for real in front of the bot on loopback. The whole deployment (image, Compose,
+HTTPS) runs in deploy/test-deploy.sh (`make test-deploy`), which needs a container engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shlex
+import shutil
+import socket
+import ssl
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from aiohttp import web
 
 from bot.settings import Settings
 from bot.web.routes import setup_routes
-from emulators.harness import RunningBot
+from emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, RunningBot, free_port
+from emulators.process import Ports
 from tests.design_contract import DESIGN_VARIABLES
+from tests.integration.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Routes Telegram and the provider must reach from the internet (design §5); /metrics is the operator's.
 PUBLIC_ROUTES = {"/telegram", "/callbacks/{token}", "/files/{token}", "/healthz"}
 PRIVATE_ROUTES = {"/metrics"}
+
+CADDY = shutil.which("caddy")
+needs_caddy = pytest.mark.skipif(
+    CADDY is None, reason="caddy is not installed (deploy/test-deploy.sh installs it: apt-get install caddy)"
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -216,6 +231,13 @@ def test_dockerfile_builds_from_python_311_slim(dockerfile: Dockerfile) -> None:
         assert image == "python:3.11-slim"
 
 
+def test_dockerfile_needs_no_buildkit_frontend() -> None:
+    # A `# syntax=` line makes BuildKit fetch a frontend image first: no build where registries are out
+    # of reach, and the legacy builder and podman need none.
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert not re.search(r"^#\s*syntax\s*=", text, flags=re.MULTILINE | re.IGNORECASE)
+
+
 def test_dockerfile_installs_the_package_without_dev_extras(dockerfile: Dockerfile) -> None:
     runs = " ".join(arg for stage in dockerfile.stages for arg in dockerfile.values("RUN", stage))
     assert re.search(r"pip install (--\S+ )*\.(\s|$)", runs), runs
@@ -341,6 +363,14 @@ def test_compose_caddy_service(compose: dict[str, Any]) -> None:
     assert "env_file" not in caddy
 
 
+def test_polling_mode_starts_the_bot_alone(compose: dict[str, Any]) -> None:
+    # `docker compose up -d` without a profile: Caddy, which has no site without PUBLIC_HOST, stays down
+    # instead of restarting forever; webhook mode asks for it with COMPOSE_PROFILES=https.
+    started = [name for name, service in compose["services"].items() if not service.get("profiles")]
+    assert started == ["bot"]
+    assert compose["services"]["caddy"]["profiles"] == ["https"]
+
+
 def test_only_caddy_publishes_ports(compose: dict[str, Any]) -> None:
     published = [name for name, service in compose["services"].items() if service.get("ports")]
     assert published == ["caddy"]
@@ -378,6 +408,170 @@ def test_caddy_forwards_the_public_routes_and_blocks_metrics(caddyfile: str) -> 
     assert re.search(r"handle\s+/metrics\*?\s*\{\s*respond\s+404\s*\}", site), "/metrics answers 404"
     # Everything else is refused rather than handed to the bot.
     assert re.search(r"handle\s*\{\s*respond\s+404\s*\}", site)
+
+
+# --------------------------------------------------------------------------------------------------
+# The Caddyfile run by Caddy itself (where it is installed)
+# --------------------------------------------------------------------------------------------------
+
+
+def caddy_env(home: Path, public_host: str) -> dict[str, str]:
+    # Caddy keeps its CA and certificates under XDG_DATA_HOME: a folder of the test's, not root's home.
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "PUBLIC_HOST": public_host,
+    }
+
+
+@needs_caddy
+def test_caddy_validates_the_shipped_caddyfile(tmp_path: Path) -> None:
+    assert CADDY is not None
+    result = subprocess.run(
+        [CADDY, "validate", "--config", str(ROOT / "Caddyfile"), "--adapter", "caddyfile"],
+        env=caddy_env(tmp_path, "bot.example.com"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@needs_caddy
+async def test_caddy_serves_https_and_forwards_only_the_public_routes(
+    caddyfile: str, bot: RunningBot, tmp_path: Path
+) -> None:
+    assert CADDY is not None
+    upstream = f"bot:{default_port()}"
+    assert upstream in caddyfile
+    http_port, https_port, admin_port = free_port(), free_port(), free_port()
+    # The shipped site as it is, in front of the bot on loopback; the global block only moves Caddy to
+    # free loopback ports with its own local CA, as on a machine with no public name.
+    config = tmp_path / "Caddyfile"
+    config.write_text(
+        "{\n"
+        f"\tadmin 127.0.0.1:{admin_port}\n"
+        "\tdefault_bind 127.0.0.1\n"
+        f"\thttp_port {http_port}\n"
+        f"\thttps_port {https_port}\n"
+        "\tlocal_certs\n"
+        "\tskip_install_trust\n"
+        "}\n" + caddyfile.replace(upstream, f"127.0.0.1:{bot.settings.port}"),
+        encoding="utf-8",
+    )
+    root_cert = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+    base = f"https://localhost:{https_port}"
+    with (tmp_path / "caddy.log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            CADDY,
+            "run",
+            "--config",
+            str(config),
+            "--adapter",
+            "caddyfile",
+            env=caddy_env(tmp_path, "localhost"),
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        await eventually(lambda: _exists(root_cert), timeout=30)
+        trust = ssl.create_default_context(cafile=str(root_cert))
+        connector = aiohttp.TCPConnector(ssl=trust, family=socket.AF_INET)
+        async with aiohttp.ClientSession(connector=connector) as http:
+
+            async def answers() -> bool:
+                try:
+                    async with http.get(f"{base}/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await eventually(answers, timeout=30)
+
+            async def fetch(method: str, path: str) -> tuple[int, str]:
+                async with http.request(method, f"{base}{path}") as response:
+                    return response.status, await response.text()
+
+            # Refused by Caddy itself: an empty 404, though the bot serves /metrics.
+            for path in ("/metrics", "/metrics/extra", "/", "/admin", "/telegramx"):
+                assert await fetch("GET", path) == (404, ""), path
+            async with http.get(f"{bot.url}/metrics") as direct:
+                assert direct.status == 200
+            # Forwarded: the bot's own answers to unsigned requests.
+            assert await fetch("POST", "/telegram") == (403, "wrong secret token")
+            assert await fetch("POST", "/callbacks/forged") == (403, "bad token")
+            assert await fetch("GET", "/files/forged") == (403, "bad or expired link")
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=15)
+
+
+async def _exists(path: Path) -> bool:
+    return await asyncio.to_thread(path.exists)
+
+
+# --------------------------------------------------------------------------------------------------
+# The deployment test's own files (deploy/): they must test the shipped files, not others
+# --------------------------------------------------------------------------------------------------
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """Compose's merge tags, read as their plain values."""
+
+
+_ComposeLoader.add_constructor("!override", lambda loader, node: _plain(loader, node))
+_ComposeLoader.add_constructor("!reset", lambda loader, node: None)
+
+
+def _plain(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def deploy_override() -> dict[str, Any]:
+    data = yaml.load((ROOT / "deploy" / "compose.test.yml").read_text(encoding="utf-8"), _ComposeLoader)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_the_deployment_test_publishes_on_loopback_only(deploy_override: dict[str, Any]) -> None:
+    for name, service in deploy_override["services"].items():
+        for port in service.get("ports") or []:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+    # Caddy's ports replace the shipped ones instead of adding to them.
+    raw = (ROOT / "deploy" / "compose.test.yml").read_text(encoding="utf-8")
+    assert re.search(r"^    ports: !override$", raw, flags=re.MULTILINE)
+
+
+def test_the_deployment_test_env_points_the_bot_at_the_emulators_service(
+    deploy_override: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    bot = deploy_override["services"]["bot"]
+    assert bot["env_file"] == ["deploy/test.env"]
+    env_file = ROOT / "deploy" / "test.env"
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    values = dict(
+        line.split("=", 1) for line in env_file.read_text(encoding="utf-8").splitlines() if "=" in line
+    )
+    ports = Ports()
+    assert settings.telegram_bot_token.get_secret_value() == EMULATOR_BOT_TOKEN
+    assert settings.suno_api_key.get_secret_value() == EMULATOR_API_KEY
+    assert settings.telegram_api_url == f"http://emulators:{ports.telegram}"
+    assert settings.suno_api_url == settings.suno_upload_url == f"http://emulators:{ports.provider}"
+    assert settings.public_url == f"https://{values['PUBLIC_HOST']}" == "https://localhost"
+    # The profile the shipped compose file puts Caddy in, so `up` starts it as an operator's would.
+    assert values["COMPOSE_PROFILES"] in compose["services"]["caddy"]["profiles"]
+    emulators = deploy_override["services"]["emulators"]
+    assert emulators["image"] == bot["image"], "the emulators run from the bot's own image"
+    assert emulators["command"][:4] == ["python", "-m", "emulators", "serve"]
 
 
 # --------------------------------------------------------------------------------------------------
