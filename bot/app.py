@@ -187,6 +187,13 @@ class _Runtime:
         register_handlers(application, admin_ids=settings.admin_user_ids)
         app[SERVICES] = services
         app[TELEGRAM] = application
+        try:
+            await application.initialize()
+        except BaseException:
+            # PTB's shutdown skips an application that did not finish initialising, so the Bot's HTTP
+            # sessions, opened before getMe failed, would be left open ("Unclosed client session").
+            await application.bot.shutdown()
+            raise
         async with application:
             await register_commands(application, settings)
             if settings.webhook_mode:
