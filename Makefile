@@ -3,8 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make bench` only prints the tables; `make bench-record` (or BENCH_FLAGS=--write) also updates
+# bench/RESULTS.md, so a run on any machine leaves the recorded figures alone unless asked.
+BENCH_FLAGS ?=
 
-.PHONY: demo test lint run doctor bench bench-intake bench-stage bench-burst bench-bigfiles bench-bytes clean
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint run doctor bench bench-record bench-intake bench-stage bench-burst bench-bigfiles \
+	bench-bytes clean
+
+help: ## list the targets
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,50 +20,53 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) ## the whole bot against built-in emulators, offline; audio lands in demo-output/
 	$(BIN)/python -m bot demo
 
-test: $(STAMP)
+test: $(STAMP) ## lint, then the whole test suite (offline, about two minutes)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # The deployment for real: image, docker-compose.yml and HTTPS through Caddy (deploy/test-deploy.sh).
 .PHONY: test-deploy
-test-deploy:
+test-deploy: ## build the image, run docker-compose.yml with podman, check it through Caddy over HTTPS
 	deploy/test-deploy.sh
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-run: $(STAMP)
+run: $(STAMP) ## run the bot with the settings in .env
 	$(BIN)/python -m bot run
 
-doctor: $(STAMP)
+doctor: $(STAMP) ## check .env, the token, the provider key, the webhook, storage and the port
 	$(BIN)/python -m bot doctor
 
 # Every benchmark runs even when an earlier one misses its target; each prints PASS or FAIL.
-bench: $(STAMP)
+bench: $(STAMP) ## every benchmark; prints the tables, writes nothing
 	-$(MAKE) --no-print-directory bench-intake
 	-$(MAKE) --no-print-directory bench-stage
 	-$(MAKE) --no-print-directory bench-burst
 	-$(MAKE) --no-print-directory bench-bigfiles
 	-$(MAKE) --no-print-directory bench-bytes
 
-bench-intake: $(STAMP)
-	$(BIN)/python -m bench.intake
+bench-record: ## every benchmark, and their tables written into bench/RESULTS.md
+	$(MAKE) --no-print-directory bench BENCH_FLAGS=--write
 
-bench-stage: $(STAMP)
-	$(BIN)/python -m bench.stage_to_screen
+bench-intake: $(STAMP) ## provider callbacks taken per second, and their latency
+	$(BIN)/python -m bench.intake $(BENCH_FLAGS)
 
-bench-burst: $(STAMP)
-	$(BIN)/python -m bench.burst
+bench-stage: $(STAMP) ## from a provider stage to the person's screen
+	$(BIN)/python -m bench.stage_to_screen $(BENCH_FLAGS)
 
-bench-bigfiles: $(STAMP)
-	$(BIN)/python -m bench.big_files
+bench-burst: $(STAMP) ## many people at once within Telegram's limits
+	$(BIN)/python -m bench.burst $(BENCH_FLAGS)
 
-bench-bytes: $(STAMP)
-	$(BIN)/python -m bench.delivery_bytes
+bench-bigfiles: $(STAMP) ## memory while delivering big tracks
+	$(BIN)/python -m bench.big_files $(BENCH_FLAGS)
 
-clean:
+bench-bytes: $(STAMP) ## bytes moved per delivered track
+	$(BIN)/python -m bench.delivery_bytes $(BENCH_FLAGS)
+
+clean: ## remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

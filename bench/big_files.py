@@ -26,6 +26,7 @@ from bench.common import (
     publish,
     quiet_logs,
     reset_peak_rss,
+    results_file,
     rss_mb,
     run_bench,
     table,
@@ -103,7 +104,7 @@ async def run(args: argparse.Namespace) -> int:
         ("wall time / bot CPU", f"{elapsed:.1f} s / {cpu:.1f} s", ""),
     ]
     notes = [f"result: {'PASS' if ok else 'FAIL'}."]
-    publish("bigfiles", table("Big files", rows, notes), None if args.no_write else Path(args.results))
+    publish("bigfiles", table("Big files", rows, notes), results_file(args))
     return 0 if ok else 1
 
 

@@ -40,6 +40,7 @@ from bench.common import (
     publish,
     quiet_logs,
     reset_peak_rss,
+    results_file,
     rss_mb,
     run_bench,
     table,
@@ -167,7 +168,7 @@ async def run(args: argparse.Namespace) -> int:
         print("chat calls per second:", tg["timeline"]["all"])
         print("sendAudio per second: ", tg["timeline"]["sendAudio"])
         print("last chat calls (s, method, chat):", tg["last_calls"])
-    publish("burst", table("Burst", rows, notes), None if args.no_write else Path(args.results))
+    publish("burst", table("Burst", rows, notes), results_file(args))
     return 0 if ok else 1
 
 

@@ -109,8 +109,8 @@ def table(title: str, rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(name: str, text: str, results: Path | None = RESULTS) -> None:
-    """Print the table and replace this benchmark's section of bench/RESULTS.md."""
+def publish(name: str, text: str, results: Path | None) -> None:
+    """Print the table; with a `results` file, also replace this benchmark's section in it."""
     print()
     print(text)
     if results is None:
@@ -129,8 +129,8 @@ def publish(name: str, text: str, results: Path | None = RESULTS) -> None:
 
 _RESULTS_HEADER = """# Benchmark results
 
-Written by `make bench` (each `python -m bench.<name>` replaces its own section). Every figure of a table
-comes from one run, measured side by side; ratios matter more than absolute times.
+Written by `make bench-record` (each `python -m bench.<name> --write` replaces its own section). Every
+figure of a table comes from one run, measured side by side; ratios matter more than absolute times.
 """
 
 
@@ -262,9 +262,17 @@ async def tasks_in_flight(
 def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     """The command line every benchmark shares: its own options are added by the caller."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default=str(RESULTS), help="the Markdown file to update")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave the results file alone")
+    # Printing is the default: a run on someone's laptop must not rewrite the figures in the checkout.
+    parser.add_argument(
+        "--write", action="store_true", help="also replace this benchmark's section of the results file"
+    )
+    parser.add_argument("--results", default=str(RESULTS), help="the Markdown file --write updates")
     return parser
+
+
+def results_file(args: argparse.Namespace) -> Path | None:
+    """Where `publish` writes the table: the results file with --write, nowhere without."""
+    return Path(args.results) if args.write else None
 
 
 def run_bench(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Any]) -> None:

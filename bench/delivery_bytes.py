@@ -27,6 +27,7 @@ from bench.common import (
     bot_against,
     publish,
     quiet_logs,
+    results_file,
     run_bench,
     table,
 )
@@ -164,7 +165,7 @@ async def run(args: argparse.Namespace) -> int:
         "by URL the bot still moves no audio at all.",
         f"result: {'PASS' if ok else 'FAIL'}.",
     ]
-    publish("bytes", table("Delivery bytes", rows, notes), None if args.no_write else Path(args.results))
+    publish("bytes", table("Delivery bytes", rows, notes), results_file(args))
     return 0 if ok else 1
 
 

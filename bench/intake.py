@@ -38,6 +38,7 @@ from bench.common import (
     percentile,
     publish,
     quiet_logs,
+    results_file,
     run_bench,
     table,
     tasks_in_flight,
@@ -241,7 +242,7 @@ async def run(args: argparse.Namespace) -> int:
         "handler runs in the bot's process and event loop.",
         f"result: {'PASS' if ok else 'FAIL'}.",
     ]
-    publish("intake", table("Callback intake", rows, notes), None if args.no_write else Path(args.results))
+    publish("intake", table("Callback intake", rows, notes), results_file(args))
     return 0 if ok else 1
 
 

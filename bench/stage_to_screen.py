@@ -29,6 +29,7 @@ from bench.common import (
     percentile,
     publish,
     quiet_logs,
+    results_file,
     run_bench,
     table,
     tasks_in_flight,
@@ -120,7 +121,7 @@ async def run(args: argparse.Namespace) -> int:
         and stats["telegram"]["violations_per_chat"] + stats["telegram"]["violations_global"] == 0
     )
     notes = [f"result: {'PASS' if ok else 'FAIL'}."]
-    publish("stage", table("Stage to screen", rows_out, notes), None if args.no_write else Path(args.results))
+    publish("stage", table("Stage to screen", rows_out, notes), results_file(args))
     return 0 if ok else 1
 
 

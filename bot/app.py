@@ -18,6 +18,7 @@ from bot.chat.delivery import TrackDelivery
 from bot.chat.outbox import Outbox
 from bot.chat.progress_messages import ProgressMessages
 from bot.ops.alerts import Alerts
+from bot.ops.broadcast import BroadcastDesk, BroadcastSender
 from bot.ops.housekeeping import sweep
 from bot.ops.metrics import Metrics
 from bot.provider.budget import SlidingWindowBudget
@@ -30,7 +31,7 @@ from bot.tasks.poller import Poller
 from bot.tasks.service import Quotas, TaskService
 from bot.tasks.submitter import Submitter
 from bot.tasks.work_queue import WorkQueue
-from bot.telegram.application import build_telegram, register_commands
+from bot.telegram.application import build_telegram, register_commands, register_profile
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.upload import AudioUploader
 from bot.web.keys import SERVICES, TELEGRAM
@@ -76,7 +77,15 @@ def build_task_core(
     """The task core's object graph, each part handed what it works with."""
     admins = frozenset(settings.admin_user_ids)
     queue = WorkQueue(storage.work)
-    alerts = Alerts(storage=storage, bot=bot, queue=queue, admins=admins)
+    alerts = Alerts(
+        storage=storage,
+        bot=bot,
+        queue=queue,
+        admins=admins,
+        provider=provider,
+        credits_alert_below=settings.credits_alert_below,
+        credits_check_interval=settings.credits_check_interval,
+    )
     lifecycle = Lifecycle(
         storage=storage,
         queue=queue,
@@ -88,7 +97,7 @@ def build_task_core(
     submitter = Submitter(
         lifecycle=lifecycle, provider=provider, signer=signer, public_url=settings.public_url
     )
-    submitter.on_accepted = alerts.credits_fine
+    submitter.on_accepted = alerts.task_accepted
     progress = ProgressMessages(storage=storage, bot=bot, pacer=pacer, queue_position=submitter.position)
     outbox = Outbox(
         queue=queue,
@@ -103,6 +112,7 @@ def build_task_core(
     queue.register(Kind.PROGRESS, outbox)
     queue.register(Kind.DELIVER, outbox)
     queue.register(Kind.ALERT, alerts)
+    queue.register(Kind.BROADCAST, BroadcastSender(storage=storage, bot=bot, queue=queue))
     quotas = Quotas(settings.max_active_tasks_per_user, settings.max_tasks_per_day, admins)
     return TaskService(lifecycle=lifecycle, submitter=submitter, intake=intake, quotas=quotas)
 
@@ -182,13 +192,29 @@ class _Runtime:
             metrics=self.metrics,
             telegram_secret=self.signer.derive("telegram"),
             intake=AudioIntake(application.bot, storage, settings.data_dir),
+            broadcasts=BroadcastDesk(
+                storage=storage,
+                queue=self.tasks.queue,
+                # With ALLOWED_USER_IDS set, only those (and the admins) use the bot, so only they hear.
+                allowed=[*settings.allowed_user_ids, *settings.admin_user_ids]
+                if settings.allowed_user_ids
+                else None,
+            ),
         )
         application.bot_data.services = services
         register_handlers(application, admin_ids=settings.admin_user_ids)
         app[SERVICES] = services
         app[TELEGRAM] = application
+        try:
+            await application.initialize()
+        except BaseException:
+            # PTB's shutdown skips an application that did not finish initialising, so the Bot's HTTP
+            # sessions, opened before getMe failed, would be left open ("Unclosed client session").
+            await application.bot.shutdown()
+            raise
         async with application:
             await register_commands(application, settings)
+            await register_profile(application)
             if settings.webhook_mode:
                 await application.bot.set_webhook(
                     url=f"{settings.public_url}/telegram",

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -15,10 +16,15 @@ from telegram.error import InvalidToken, NetworkError, TimedOut
 
 from bot.app import build_app
 from bot.ops.logging_setup import setup_logging
+from bot.ops.preflight import listen_problem, local_problems, provider_problem
 from bot.settings import ConfigError, Settings, load_settings
 from storage.db import UnsupportedDatabaseVersion
 
 log = logging.getLogger("bot")
+
+
+class CannotListen(Exception):
+    """The web server could not take HOST:PORT; the text is the line that says what to fix."""
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
@@ -29,17 +35,34 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         # Not available off the main thread or on some platforms; Ctrl+C still ends asyncio.run there.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    # Not fatal: the bot can run while the provider is away, but the operator should know now rather
+    # than when the first person's song fails.
+    probe = asyncio.create_task(_warn_about_provider(settings), name="provider-probe")
     runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
     try:
         # Inside the try: when start-up fails half way, cleanup still closes what had been opened.
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:  # taken since the check before start-up
+            raise CannotListen(listen_problem(settings.host, settings.port, error)) from None
         log.info("listening on %s:%s", settings.host, settings.port)
         await stop.wait()
         log.info("stopping")
     finally:
+        probe.cancel()
+        await asyncio.gather(probe, return_exceptions=True)
         await runner.cleanup()
+
+
+async def _warn_about_provider(settings: Settings) -> None:
+    try:
+        problem = await provider_problem(settings)
+    except Exception as error:  # a hint must never stop the bot
+        problem = f"could not check the provider at SUNO_API_URL: {type(error).__name__}: {error}"
+    if problem:
+        log.warning("%s", problem)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -49,8 +72,16 @@ def _run(args: argparse.Namespace) -> int:
         settings.log_format,
         secrets=settings.secrets,
     )
+    # Before anything opens: a start that cannot work says so in one line, before any "started".
+    problems = local_problems(settings)
+    if problems:
+        print(problems[0], file=sys.stderr)
+        return 2
     try:
         asyncio.run(serve(settings))
+    except CannotListen as error:
+        print(error, file=sys.stderr)
+        return 2
     except InvalidToken:
         print("TELEGRAM_BOT_TOKEN was refused by Telegram: copy it again from @BotFather", file=sys.stderr)
         return 2
@@ -59,9 +90,16 @@ def _run(args: argparse.Namespace) -> int:
             f"cannot reach Telegram at TELEGRAM_API_URL {settings.telegram_api_url}: {error}", file=sys.stderr
         )
         return 2
-    except OSError as error:
-        where = f"{settings.host}:{settings.port}"
-        print(f"cannot listen on HOST:PORT {where}: {error.strerror or error}", file=sys.stderr)
+    except sqlite3.DatabaseError as error:
+        print(
+            f"DATABASE_PATH={settings.database_path} cannot be used as a SQLite database ({error}): restore "
+            "a backup, or move it aside to start afresh",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as error:  # anything else of the machine's: one line, not a traceback
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"the bot could not start: {error.strerror or error}{where}", file=sys.stderr)
         return 2
     return 0
 

@@ -8,6 +8,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.chat.audio_intake import AudioIntake
 from bot.chat.forms import Draft
+from bot.ops.broadcast import BroadcastDesk
 from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderClient
 from bot.settings import Settings
@@ -26,6 +27,7 @@ class Services:
     metrics: Metrics
     telegram_secret: str
     intake: AudioIntake
+    broadcasts: BroadcastDesk
 
 
 class BotData:

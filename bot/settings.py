@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MODELS = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+
+# What to do about a variable left empty (an `.env` copied from .env.example and not filled in).
+_EMPTY_HINTS = {
+    "TELEGRAM_BOT_TOKEN": "copy it from @BotFather (/mybots → your bot → API Token)",
+    "SUNO_API_KEY": "copy the key from https://sunoapi.org/api-key",
+}
 
 
 class ConfigError(Exception):
@@ -62,6 +72,10 @@ class Settings(BaseSettings):
     # Telegram's pace: about one message a second per chat, thirty a second overall (telegram-notes.md).
     telegram_chat_interval: float = Field(1.0, alias="TELEGRAM_CHAT_INTERVAL", gt=0)
     telegram_global_rate: int = Field(30, alias="TELEGRAM_GLOBAL_RATE", ge=1)
+    # The admins are told once when the provider's balance falls below this many credits (0: never),
+    # checked after a submission at most once per CREDITS_CHECK_INTERVAL seconds.
+    credits_alert_below: int = Field(0, alias="CREDITS_ALERT_BELOW", ge=0)
+    credits_check_interval: float = Field(300.0, alias="CREDITS_CHECK_INTERVAL", gt=0)
     upload_retention_hours: float = Field(24.0, alias="UPLOAD_RETENTION_HOURS", gt=0)
     event_retention_days: float = Field(30.0, alias="EVENT_RETENTION_DAYS", gt=0)
     # Tracks whose URL has one of these schemes are sent by URL for Telegram to fetch (empty: never).
@@ -74,6 +88,8 @@ class Settings(BaseSettings):
     @classmethod
     def _token_shape(cls, value: object) -> object:
         text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not text.strip():
+            raise PydanticCustomError("empty", "it is empty")
         if not _TOKEN_RE.match(text.strip()):
             raise ValueError("expected the form 123456789:ABC... given by @BotFather")
         return text.strip()
@@ -83,7 +99,7 @@ class Settings(BaseSettings):
     def _key_present(cls, value: object) -> object:
         text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         if not text.strip():
-            raise ValueError("it is empty: copy the key from https://sunoapi.org/api-key")
+            raise PydanticCustomError("empty", "it is empty")
         return text.strip()
 
     @field_validator("telegram_api_url", "suno_api_url", "suno_upload_url")
@@ -99,9 +115,21 @@ class Settings(BaseSettings):
     def _public_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        value = value.strip().rstrip("/")
+        value = value.strip()
         if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
             raise ValueError("expected a URL such as https://bot.example.com")
+        parts = urlsplit(value)
+        root = f"{parts.scheme}://{parts.netloc}"
+        # The bot serves /telegram, /callbacks/… and /files/… at its root and builds them from PUBLIC_URL.
+        if parts.path == "/" and not parts.query and not parts.fragment:
+            raise ValueError(f"remove the trailing slash: PUBLIC_URL={root}")
+        if parts.path or parts.query or parts.fragment:
+            raise ValueError(f"it must have no path: PUBLIC_URL={root}, with the proxy forwarding to the bot")
+        if parts.scheme != "https" and not _loopback(parts.hostname or ""):
+            raise ValueError(
+                "it must start with https:// (Telegram sends webhooks only over HTTPS; docker compose's "
+                "Caddy provides it); http:// is only for loopback tests"
+            )
         return value
 
     @field_validator("webhook_secret", mode="before")
@@ -145,14 +173,34 @@ class Settings(BaseSettings):
         return self.public_url is not None
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     loc = first.get("loc") or ("?",)
     name = str(loc[0])
-    field = Settings.model_fields.get(name)
+    field = Settings.model_fields.get(name) or next(
+        (f for f in Settings.model_fields.values() if f.alias == name), None
+    )
     variable = field.alias if field and field.alias else name.upper()
     if first.get("type") == "missing":
         return f"{variable} is not set: it is required (put it in the environment or in .env)"
+    given = first.get("input")
+    if first.get("type") == "empty" or (isinstance(given, str) and not given.strip()):
+        default = field.default if field is not None else None
+        hint = _EMPTY_HINTS.get(variable) or (
+            f"give it a value, or delete the line to use the default ({default})"
+            if default is not None and not callable(default)
+            else "give it a value, or delete the line"
+        )
+        return f"{variable} is empty: {hint}"
     message = first.get("msg", "invalid value").removeprefix("Value error, ")
     return f"{variable} is invalid: {message}"
 

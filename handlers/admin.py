@@ -1,4 +1,5 @@
-"""Admin commands: /credits, /stats, /allow <id>, /block <id>. Registered behind an admin filter."""
+"""Admin commands: /credits, /stats, /allow <id>, /block <id>, /broadcast <text>. Registered behind an
+admin filter."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import time
 from datetime import UTC, datetime
 
 from telegram import Update
-from telegram.ext import CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import Texts
 from bot.provider.errors import ProviderError
 from bot.services import BotContext, services_of
+from handlers.broadcast import CALLBACK_PATTERN, broadcast, broadcast_answer
 from handlers.commands import ADMIN_COMMANDS
 from handlers.common import reply, texts_of
 from storage.tasks import TaskStats
@@ -81,11 +83,13 @@ async def admin_only(update: Update, context: BotContext) -> None:
     await reply(update, (await texts_of(update, context))("admin.only"))
 
 
-def admin_handlers(admin_ids: list[int]) -> list[CommandHandler]:  # type: ignore[type-arg]
-    """The admin commands for these admins, then one handler answering everyone else politely."""
+def admin_handlers(admin_ids: list[int]) -> list[BaseHandler]:  # type: ignore[type-arg]
+    """The admin commands for these admins, then one handler answering everyone else politely, and the
+    broadcast's confirmation buttons (which check the admin themselves: a button carries no filter)."""
     is_admin = filters.User(user_id=admin_ids, allow_empty=False) if admin_ids else filters.User(user_id=[0])
-    callbacks = {"credits": credits, "stats": stats, "allow": allow, "block": block}
+    callbacks = {"credits": credits, "stats": stats, "allow": allow, "block": block, "broadcast": broadcast}
     return [
         *(CommandHandler(name, callbacks[name], filters=is_admin) for name in ADMIN_COMMANDS),
         CommandHandler(list(ADMIN_COMMANDS), admin_only),
+        CallbackQueryHandler(broadcast_answer, pattern=CALLBACK_PATTERN),
     ]

@@ -28,6 +28,7 @@ COMMANDS = (
     Command("cancel"),
     Command("credits", admin=True),
     Command("stats", admin=True),
+    Command("broadcast", admin=True),
     Command("allow", admin=True, menu=False),
     Command("block", admin=True, menu=False),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.broadcasts import BroadcastRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.events import EventRepository
@@ -24,6 +25,7 @@ class Storage:
         self.kv = KeyValueRepository(self.db)
         self.work = WorkRepository(self.db)
         self.conversations = ConversationRepository(self.db)
+        self.broadcasts = BroadcastRepository(self.db)
 
     async def open(self) -> None:
         """Open the file and bring its schema up to date."""

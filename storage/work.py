@@ -30,6 +30,7 @@ class Kind(StrEnum):
     PROGRESS = "progress"
     DELIVER = "deliver"
     ALERT = "alert"
+    BROADCAST = "broadcast"  # one recipient of an admin's /broadcast (bot/ops/broadcast.py)
 
     @property
     def repeatable(self) -> bool:
@@ -78,9 +79,13 @@ class NewWork:
     task_id: int | None
     chat_id: int | None
     due_at: float
+    # Which of a kind's jobs, when one kind does several (an admin's alerts: "credits_low", "broadcast").
+    topic: str = ""
 
     @property
     def key(self) -> str:
+        if self.topic:
+            return f"{self.kind.value}:{self.topic}:{self.ref}"
         return f"{self.kind.value}:{self.ref}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,9 +124,42 @@ async def test_unreachable_servers_are_explained_without_tracebacks(
     )
 
     assert code == 1
-    assert line_about(lines, "cannot reach TELEGRAM_API_URL").startswith("✗")
+    assert line_about(lines, "cannot reach Telegram at TELEGRAM_API_URL").startswith("✗")
     assert line_about(lines, "cannot reach SUNO_API_URL").startswith("✗")
+    # Telegram was never reached, so nothing is said about the token.
+    assert line_about(lines, "webhook not checked") == "– webhook not checked: cannot reach Telegram"
+    assert "did not accept" not in "\n".join(lines) and "refused" not in "\n".join(lines)
     assert "Traceback" not in "\n".join(lines)
+
+
+async def test_a_port_another_program_holds_fails_and_a_free_one_passes(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(webhook=False)
+    code, lines = await doctor(settings)
+    assert code == 0, "\n".join(lines)
+    assert line_about(lines, "port:").startswith(
+        f"✓ port: the bot can listen on HOST:PORT 127.0.0.1:{settings.port}"
+    )
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", settings.port))
+        other.listen()
+        code, lines = await doctor(settings)
+
+    assert code == 1
+    busy = line_about(lines, "port:")
+    assert busy.startswith(f"✗ port: PORT={settings.port}: another program already listens"), busy
+
+
+async def test_the_running_bots_own_port_is_not_a_failure(settings: Settings, bot: RunningBot) -> None:
+    code, lines = await doctor(settings)
+
+    assert code == 0, "\n".join(lines)
+    assert (
+        line_about(lines, "port:")
+        == f"✓ port: 127.0.0.1:{settings.port} is the running bot's (its /healthz answers)"
+    )
 
 
 async def test_an_existing_database_is_read_without_being_changed(

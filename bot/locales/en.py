@@ -30,6 +30,13 @@ MESSAGES: dict[str, str] = {
     "commands.cancel": "Leave the current question",
     "commands.credits": "Provider balance (admins)",
     "commands.stats": "Usage today (admins)",
+    # Operator: the bot's profile texts (set at start-up) and the /broadcast menu entry
+    "commands.broadcast": "Message everyone who uses the bot (admins)",
+    "bot.description": (
+        "I make songs with AI. Describe one in a few words, give me your lyrics and a style, or send me "
+        "an audio file to cover or extend it. Press Start to begin."
+    ),
+    "bot.short_description": "Songs made with AI from a few words, your lyrics or your own audio.",
     # Generate
     "form.need_text": "Please answer with text or one of the buttons, or /cancel.",
     "cancelled": "Cancelled. Send /generate or an audio file whenever you like.",
@@ -174,6 +181,21 @@ MESSAGES: dict[str, str] = {
     "admin.block_usage": "Usage: /block <telegram user id>",
     "admin.allowed": "User {user_id} may use the bot now.",
     "admin.blocked": "User {user_id} is blocked.",
+    # Operator: /broadcast and the low-balance alert
+    "broadcast.usage": "Usage: /broadcast <text>. The text goes, as you write it, to everyone who uses "
+    "the bot.",
+    "broadcast.too_long": "That is {length} characters; a broadcast can have at most {limit}.",
+    "broadcast.nobody": "Nobody to send it to yet: nobody uses the bot.",
+    "broadcast.confirm": "Send this to {count} people?\n\n{text}",
+    "broadcast.send": "Send to {count}",
+    "broadcast.cancel": "Cancel",
+    "broadcast.sending": "Sending broadcast #{id} to {count} people. I will tell you when it is done.",
+    "broadcast.cancelled": "Broadcast cancelled: nothing was sent.",
+    "broadcast.stale": "This broadcast is not waiting for an answer any more.",
+    "broadcast.done": "Broadcast #{id} is done: {delivered} delivered, {blocked} had blocked the bot, "
+    "{failed} failed.",
+    "admin.credits_low": "⚠️ The provider balance is {credits} credits, below the {threshold} set in "
+    "CREDITS_ALERT_BELOW. Top it up at https://sunoapi.org before songs start to fail.",
     "admin.out_of_credits": "⚠️ The provider says the account is out of credits. Tasks fail until it is "
     "topped up.",
 }

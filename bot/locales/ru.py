@@ -31,6 +31,13 @@ MESSAGES: dict[str, str] = {
     "commands.cancel": "Выйти из текущего вопроса",
     "commands.credits": "Баланс у провайдера (для админов)",
     "commands.stats": "Статистика за сегодня (для админов)",
+    # Operator: the bot's profile texts (set at start-up) and the /broadcast menu entry
+    "commands.broadcast": "Сообщение всем, кто пользуется ботом (для админов)",
+    "bot.description": (
+        "Я создаю песни с помощью ИИ. Опишите песню в нескольких словах, дайте мне свой текст и стиль "
+        "или пришлите аудиофайл, чтобы сделать кавер или продолжить его. Нажмите «Старт», чтобы начать."
+    ),
+    "bot.short_description": "Песни с помощью ИИ по нескольким словам, вашему тексту или вашему аудио.",
     # Generate
     "form.need_text": "Пожалуйста, ответьте текстом или одной из кнопок, или нажмите /cancel.",
     "cancelled": "Отменено. Присылайте /generate или аудиофайл, когда захотите.",
@@ -182,6 +189,21 @@ MESSAGES: dict[str, str] = {
     "admin.block_usage": "Использование: /block <id пользователя Telegram>",
     "admin.allowed": "Пользователь {user_id} теперь может пользоваться ботом.",
     "admin.blocked": "Пользователь {user_id} заблокирован.",
+    # Operator: /broadcast and the low-balance alert
+    "broadcast.usage": "Использование: /broadcast <текст>. Текст в том виде, как вы его написали, получат "
+    "все, кто пользуется ботом.",
+    "broadcast.too_long": "В тексте {length} символов; в рассылке может быть не больше {limit}.",
+    "broadcast.nobody": "Пока некому отправлять: ботом никто не пользуется.",
+    "broadcast.confirm": "Отправить это сообщение {count} людям?\n\n{text}",
+    "broadcast.send": "Отправить {count}",
+    "broadcast.cancel": "Отмена",
+    "broadcast.sending": "Отправляю рассылку №{id} {count} людям. Сообщу, когда закончу.",
+    "broadcast.cancelled": "Рассылка отменена: ничего не отправлено.",
+    "broadcast.stale": "Эта рассылка больше не ждёт ответа.",
+    "broadcast.done": "Рассылка №{id} завершена: доставлено — {delivered}, заблокировали бота — {blocked}, "
+    "не удалось — {failed}.",
+    "admin.credits_low": "⚠️ Баланс у провайдера — {credits} кредитов, меньше порога {threshold} из "
+    "CREDITS_ALERT_BELOW. Пополните его на https://sunoapi.org, пока песни не начали завершаться ошибкой.",
     "admin.out_of_credits": "⚠️ Провайдер сообщает, что на аккаунте закончились кредиты. Задачи будут "
     "завершаться ошибкой, пока баланс не пополнят.",
 }

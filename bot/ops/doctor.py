@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import aiohttp
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
+from bot.ops.preflight import port_problem, storage_problems
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError, ProviderUnavailable
@@ -47,6 +47,8 @@ class _Report:
     out: Callable[[str], object]
     replacements: list[tuple[str, str]] = field(default_factory=list)
     failed: bool = False
+    # Why Telegram gave no bot to check the webhook with, for the line that skips that check.
+    telegram_problem: str = "Telegram did not accept the token"
 
     def line(self, mark: str, text: str) -> None:
         for secret, shown in self.replacements:
@@ -82,6 +84,7 @@ async def run_doctor(settings: Settings, *, out: Callable[[str], object] = print
             lambda: _check_webhook(settings, report, bot_holder),
             lambda: _check_public_url(settings, report),
             lambda: _check_storage(settings, report),
+            lambda: _check_port(settings, report),
         ]
         for check in checks:
             try:
@@ -109,27 +112,16 @@ async def _check_configuration(settings: Settings, report: _Report) -> None:
     if not settings.admin_user_ids:
         report.line(
             NOTE,
-            "ADMIN_USER_IDS is empty: nobody can use /credits and /stats or bypass quotas; "
+            "ADMIN_USER_IDS is empty: nobody can use /credits, /stats and /broadcast or bypass quotas; "
             "add your Telegram user id (ask @userinfobot) to ADMIN_USER_IDS",
         )
+    # Its scheme and path are checked when the settings load; only Telegram's port rule is left.
     if settings.public_url is not None:
         parts = urlsplit(settings.public_url)
         official = settings.telegram_api_url == OFFICIAL_TELEGRAM_API
-        if official and parts.scheme != "https":
-            report.line(
-                FAIL,
-                "PUBLIC_URL must start with https:// : Telegram sends webhooks only over HTTPS "
-                "(docker compose's Caddy provides it: PUBLIC_URL=https://your.host)",
-            )
-        elif official and (parts.port or 443) not in (80, 88, 443, 8443):
+        if official and (parts.port or 443) not in (80, 88, 443, 8443):
             report.line(
                 FAIL, "PUBLIC_URL uses a port Telegram refuses for webhooks: use 443 (or 80, 88, 8443)"
-            )
-        if parts.path not in ("", "/"):
-            report.line(
-                NOTE,
-                f"PUBLIC_URL has a path ({parts.path}): the proxy must strip it before the bot, "
-                "which serves /telegram, /callbacks/…, /files/… and /healthz at its root",
             )
 
 
@@ -164,14 +156,16 @@ async def _check_telegram(
             "your bot → API Token)",
         )
         return
-    except NetworkError as error:
+    except NetworkError as error:  # TimedOut included: nothing was answered, so the token is untested
+        report.telegram_problem = "cannot reach Telegram"
         report.line(
             FAIL,
-            f"cannot reach TELEGRAM_API_URL ({settings.telegram_api_url}): {error.message}; "
+            f"cannot reach Telegram at TELEGRAM_API_URL ({settings.telegram_api_url}): {error.message}; "
             "check this machine's internet access, DNS and firewall",
         )
         return
     except TelegramError as error:
+        report.telegram_problem = "Telegram answered getMe with an error"
         report.line(FAIL, f"Telegram answered getMe with an error: {error.message}")
         return
     holder.append(bot)
@@ -222,7 +216,7 @@ async def _check_provider(settings: Settings, report: _Report) -> None:
 
 async def _check_webhook(settings: Settings, report: _Report, holder: list[Bot]) -> None:
     if not holder:
-        report.line(SKIP, "webhook not checked: Telegram did not accept the token")
+        report.line(SKIP, f"webhook not checked: {report.telegram_problem}")
         return
     info = await holder[0].get_webhook_info()
     pending = info.pending_update_count
@@ -335,13 +329,9 @@ async def _check_public_url(settings: Settings, report: _Report) -> None:
 
 async def _check_storage(settings: Settings, report: _Report) -> None:
     database = settings.database_path
-    problems = [
-        problem
-        for folder, variable in ((database.parent, "DATABASE_PATH"), (settings.data_dir, "DATA_DIR"))
-        if (problem := await asyncio.to_thread(_writable_problem, folder, variable))
-    ]
+    problems = await asyncio.to_thread(storage_problems, settings)
     for problem in problems:
-        report.line(FAIL, problem)
+        report.line(FAIL, f"storage: {problem}")
     if problems:
         return
     if not await asyncio.to_thread(database.exists):
@@ -382,22 +372,28 @@ def _schema_version(path: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def _writable_problem(folder: Path, variable: str) -> str | None:
-    """None when the bot can write in `folder` (or create it), else what is wrong and what to do."""
-    existing = folder
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"storage: {existing} is not a folder, so {variable}'s folder {folder} cannot be created"
+async def _check_port(settings: Settings, report: _Report) -> None:
+    where = f"{settings.host}:{settings.port}"
+    problem = await asyncio.to_thread(port_problem, settings.host, settings.port)
+    if problem is None:
+        report.line(OK, f"port: the bot can listen on HOST:PORT {where}")
+        return
+    if await _bot_answers_at(settings):
+        # The doctor often runs beside the bot it checks (docker compose exec bot python -m bot doctor).
+        report.line(OK, f"port: {where} is the running bot's (its /healthz answers)")
+        return
+    report.line(FAIL, f"port: {problem}")
+
+
+async def _bot_answers_at(settings: Settings) -> bool:
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/healthz"
     try:
-        # Creating a file is the only honest test: permission bits say nothing about read-only mounts or root.
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".doctor-"):
-            pass
-    except OSError as error:
-        return (
-            f"storage: the bot cannot write in {existing} ({error.strerror}), needed for {variable}; "
-            "give the bot's user write access (in Docker: the bot-data volume at /data)"
-        )
-    return None
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PUBLIC_URL_TIMEOUT)) as session,
+            session.get(url, allow_redirects=False) as response,
+        ):
+            body = await response.json(content_type=None)
+    except (TimeoutError, ValueError, aiohttp.ClientError):
+        return False
+    return isinstance(body, dict) and "status" in body

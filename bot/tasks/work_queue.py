@@ -32,7 +32,14 @@ LEASE_SECONDS = 60.0
 MAX_SLEEP = 3600.0
 # How many items of each kind one process holds at once: a bound on memory, and on how far ahead of
 # the others one replica takes work.
-CAPACITY = {Kind.SUBMIT: 1000, Kind.POLL: 20, Kind.PROGRESS: 500, Kind.DELIVER: 500, Kind.ALERT: 20}
+CAPACITY = {
+    Kind.SUBMIT: 1000,
+    Kind.POLL: 20,
+    Kind.PROGRESS: 500,
+    Kind.DELIVER: 500,
+    Kind.ALERT: 20,
+    Kind.BROADCAST: 30,  # a second of Telegram's global budget: enough to keep it busy, no more
+}
 
 
 class Worker(Protocol):

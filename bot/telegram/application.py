@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.i18n import LANGUAGES, Texts
@@ -60,3 +61,23 @@ async def register_commands(application: Application, settings: Settings) -> Non
             await application.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin))
         except Exception as error:  # an admin who never opened the bot has no chat yet
             log.warning("could not set admin commands for %s: %s", admin, error)
+
+
+async def register_profile(application: Application) -> None:  # type: ignore[type-arg]
+    """The description (shown in an empty chat) and short description (the profile page, shared links)
+    from the catalogue, in each language; English is everyone else's.
+
+    Telegram limits how often these may be set, and a bot restarts often: a text is set only when it
+    differs from what Telegram shows, and a refusal is a warning, not a failed start."""
+    bot = application.bot
+    for language in LANGUAGES:
+        texts = Texts(language)
+        code = None if language == "en" else language
+        try:
+            if (await bot.get_my_description(language_code=code)).description != texts("bot.description"):
+                await bot.set_my_description(texts("bot.description"), language_code=code)
+            short = texts("bot.short_description")
+            if (await bot.get_my_short_description(language_code=code)).short_description != short:
+                await bot.set_my_short_description(short, language_code=code)
+        except TelegramError as error:
+            log.warning("could not set the bot's description (%s): %s", language, error)

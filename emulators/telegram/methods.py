@@ -45,6 +45,9 @@ from emulators.telegram.url_fetch import MAX_URL_BYTES, URL_FETCH_TIMEOUT, fetch
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _WEBHOOK_PORTS = (80, 88, 443, 8443)
+# The Bot API's bounds for the bot's profile texts: setMyDescription 0-512, setMyShortDescription 0-120.
+MAX_DESCRIPTION_LENGTH = 512
+MAX_SHORT_DESCRIPTION_LENGTH = 120
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -91,6 +94,10 @@ class BotApiMethods:
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "setMyDescription": self._set_my_description,
+            "getMyDescription": self._get_my_description,
+            "setMyShortDescription": self._set_my_short_description,
+            "getMyShortDescription": self._get_my_short_description,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
@@ -176,6 +183,47 @@ class BotApiMethods:
     async def _delete_my_commands(self, call: ApiCall) -> Any:
         self.all_commands.pop(self._command_key(call), None)
         return True
+
+    # The profile texts: one per language ("" for everyone without a dedicated one). An empty text removes
+    # the language's own; reading a language gives what its speakers see, so its own or the default.
+
+    async def _set_my_description(self, call: ApiCall) -> Any:
+        self._set_profile_text(call, "description", self.descriptions, MAX_DESCRIPTION_LENGTH)
+        return True
+
+    async def _get_my_description(self, call: ApiCall) -> Any:
+        return {"description": self._profile_text(call, self.descriptions)}
+
+    async def _set_my_short_description(self, call: ApiCall) -> Any:
+        self._set_profile_text(
+            call, "short_description", self.short_descriptions, MAX_SHORT_DESCRIPTION_LENGTH
+        )
+        return True
+
+    async def _get_my_short_description(self, call: ApiCall) -> Any:
+        return {"short_description": self._profile_text(call, self.short_descriptions)}
+
+    def _set_profile_text(self, call: ApiCall, field: str, texts: dict[str, str], limit: int) -> None:
+        language = self._language(call)
+        text = call.params.get(field, "")
+        if not isinstance(text, str):
+            raise bad_request(f"{field} must be a string")
+        if len(text) > limit:
+            raise bad_request(f"{field} is too long: {len(text)} characters, at most {limit}")
+        if text:
+            texts[language] = text
+        else:
+            texts.pop(language, None)
+
+    def _profile_text(self, call: ApiCall, texts: dict[str, str]) -> str:
+        language = self._language(call)
+        return texts.get(language, texts.get("", ""))
+
+    def _language(self, call: ApiCall) -> str:
+        language = call.params.get("language_code", "")
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise bad_request("invalid language code")
+        return str(language)
 
     def _command_key(self, call: ApiCall) -> tuple[str, str]:
         scope = call.params.get("scope")

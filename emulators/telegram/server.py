@@ -178,6 +178,9 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         self.chat_actions: list[ChatActionRecord] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.all_commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # The bot's profile texts by language code ("" is everyone else's): setMyDescription and co.
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
 
         self._spec: BotApiSpec = load_spec()
         self._flood = FloodMeter(per_chat_interval, global_per_second)

@@ -597,6 +597,29 @@ async def test_chat_action_delete_and_commands(bot: Bot, tg: TelegramEmulator) -
     assert tg.commands == []
 
 
+async def test_descriptions_per_language_within_the_bot_api_bounds(bot: Bot, tg: TelegramEmulator) -> None:
+    await bot.set_my_description("Songs from a sentence.")
+    await bot.set_my_description("Песни из одной фразы.", language_code="ru")
+    await bot.set_my_short_description("x" * 120)
+    assert tg.descriptions == {"": "Songs from a sentence.", "ru": "Песни из одной фразы."}
+    assert (await bot.get_my_description(language_code="ru")).description == "Песни из одной фразы."
+    # A language without its own sees the default one.
+    assert (await bot.get_my_description(language_code="de")).description == "Songs from a sentence."
+    assert (await bot.get_my_short_description()).short_description == "x" * 120
+
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.set_my_short_description("x" * 121)
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.set_my_description("x" * 513)
+    with pytest.raises(BadRequest, match="language code"):
+        await bot.set_my_description("Songs", language_code="english")
+    assert tg.short_descriptions == {"": "x" * 120}  # refused calls change nothing
+
+    await bot.set_my_description("", language_code="ru")  # an empty text removes the language's own
+    assert tg.descriptions == {"": "Songs from a sentence."}
+    assert (await bot.get_my_description(language_code="ru")).description == "Songs from a sentence."
+
+
 # --- Uploads over HTTP ----------------------------------------------------------------------------
 
 

@@ -118,7 +118,7 @@ def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUNO_API_KEY", "key")
     monkeypatch.setenv("ALLOWED_USER_IDS", "1, 2,3")
     monkeypatch.setenv("ADMIN_USER_IDS", "42")
-    monkeypatch.setenv("PUBLIC_URL", "https://bot.example.com/")
+    monkeypatch.setenv("PUBLIC_URL", "https://bot.example.com")
     monkeypatch.setenv("PORT", "8443")
     monkeypatch.setenv("SUNO_MODEL", "V5")
     monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:8081/")
@@ -132,6 +132,45 @@ def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.port == 8443
     assert settings.suno_model == "V5"
     assert settings.telegram_api_url == "http://127.0.0.1:8081"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("http://bot.example.com", "must start with https://"),
+        ("https://bot.example.com/", "remove the trailing slash: PUBLIC_URL=https://bot.example.com"),
+        ("https://bot.example.com/telegram-bot", "no path: PUBLIC_URL=https://bot.example.com"),
+        ("https://bot.example.com:8443?x=1", "no path: PUBLIC_URL=https://bot.example.com:8443"),
+    ],
+)
+def test_a_public_url_telegram_cannot_use_says_what_to_write(value: str, words: str) -> None:
+    text = config_error(TELEGRAM_BOT_TOKEN=TOKEN, SUNO_API_KEY="key", PUBLIC_URL=value)
+    assert text.startswith("PUBLIC_URL is invalid") and words in text, text
+
+
+@pytest.mark.parametrize("value", ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"])
+def test_http_public_url_is_allowed_on_loopback_only(value: str) -> None:
+    # The emulators and the tests serve the bot over plain http on this machine.
+    assert load(TELEGRAM_BOT_TOKEN=TOKEN, SUNO_API_KEY="key", PUBLIC_URL=value).public_url == value
+
+
+@pytest.mark.parametrize("variable", ["TELEGRAM_BOT_TOKEN", "SUNO_API_KEY"])
+def test_an_env_copied_unfilled_calls_the_variable_empty(variable: str, tmp_path: Path) -> None:
+    env_file = tmp_path / "unfilled.env"
+    filled = {"TELEGRAM_BOT_TOKEN": TOKEN, "SUNO_API_KEY": "key"}
+    env_file.write_text(
+        "".join(f"{name}={'' if name == variable else value}\n" for name, value in filled.items()),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=env_file)
+    assert str(caught.value).startswith(f"{variable} is empty: copy ")
+
+
+def test_an_empty_variable_with_a_default_says_how_to_get_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "")
+    text = config_error(TELEGRAM_BOT_TOKEN=TOKEN, SUNO_API_KEY="key")
+    assert text == "PORT is empty: give it a value, or delete the line to use the default (8080)"
 
 
 def test_empty_public_url_means_polling(monkeypatch: pytest.MonkeyPatch) -> None:
