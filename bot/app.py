@@ -22,6 +22,8 @@ from bot.ops.housekeeping import sweep
 from bot.ops.metrics import Metrics
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
+from bot.provider.media import MediaFetcher, media_session
+from bot.provider.media_guard import MediaGuard
 from bot.services import Services
 from bot.settings import Settings
 from bot.tasks.events import EventIntake
@@ -147,9 +149,14 @@ class _Runtime:
                 seconds
             ),
         )
+        # Media URLs come from callbacks: fetched through a session of their own, guarded address by address.
+        guard = MediaGuard(trusted=(settings.suno_api_url, settings.suno_upload_url))
+        self.media_session = media_session(guard)
+        self.media = MediaFetcher(self.media_session, guard)
         try:
             yield
         finally:
+            await self.media_session.close()
             await self.session.close()
 
     async def telegram_context(self, app: web.Application) -> AsyncIterator[None]:
@@ -165,7 +172,7 @@ class _Runtime:
         delivery = TrackDelivery(
             application.bot,
             uploader,
-            self.provider,
+            self.media,
             settings.data_dir / "tmp",
             metrics=self.metrics,
             url_schemes=settings.delivery_url_schemes,
