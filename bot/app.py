@@ -188,7 +188,13 @@ class _Runtime:
             signer=self.signer,
             metrics=self.metrics,
             telegram_secret=self.signer.derive("telegram"),
-            intake=AudioIntake(application.bot, storage, settings.data_dir),
+            intake=AudioIntake(
+                application.bot,
+                storage,
+                settings.data_dir,
+                max_per_day=settings.max_uploads_per_day,
+                exempt=settings.admin_user_ids,
+            ),
         )
         application.bot_data.services = services
         register_handlers(application, admin_ids=settings.admin_user_ids)
