@@ -23,6 +23,8 @@ from bot.ops.housekeeping import sweep
 from bot.ops.metrics import Metrics
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
+from bot.provider.media import MediaFetcher, media_session
+from bot.provider.media_guard import MediaGuard
 from bot.services import Services
 from bot.settings import Settings
 from bot.tasks.events import EventIntake
@@ -157,9 +159,14 @@ class _Runtime:
                 seconds
             ),
         )
+        # Media URLs come from callbacks: fetched through a session of their own, guarded address by address.
+        guard = MediaGuard(trusted=(settings.suno_api_url, settings.suno_upload_url))
+        self.media_session = media_session(guard)
+        self.media = MediaFetcher(self.media_session, guard)
         try:
             yield
         finally:
+            await self.media_session.close()
             await self.session.close()
 
     async def telegram_context(self, app: web.Application) -> AsyncIterator[None]:
@@ -175,7 +182,7 @@ class _Runtime:
         delivery = TrackDelivery(
             application.bot,
             uploader,
-            self.provider,
+            self.media,
             settings.data_dir / "tmp",
             metrics=self.metrics,
             url_schemes=settings.delivery_url_schemes,
@@ -191,7 +198,13 @@ class _Runtime:
             signer=self.signer,
             metrics=self.metrics,
             telegram_secret=self.signer.derive("telegram"),
-            intake=AudioIntake(application.bot, storage, settings.data_dir),
+            intake=AudioIntake(
+                application.bot,
+                storage,
+                settings.data_dir,
+                max_per_day=settings.max_uploads_per_day,
+                exempt=settings.admin_user_ids,
+            ),
             broadcasts=BroadcastDesk(
                 storage=storage,
                 queue=self.tasks.queue,

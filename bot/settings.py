@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     # Product knobs beyond design §3; defaults suit a small public bot.
     max_active_tasks_per_user: int = Field(2, alias="MAX_ACTIVE_TASKS_PER_USER", ge=1)
     max_tasks_per_day: int = Field(20, alias="MAX_TASKS_PER_DAY", ge=1)
+    max_uploads_per_day: int = Field(20, alias="MAX_UPLOADS_PER_DAY", ge=1)
     provider_budget: int = Field(20, alias="SUNO_REQUESTS_PER_WINDOW", ge=1)
     provider_budget_window: float = Field(10.0, alias="SUNO_REQUEST_WINDOW", gt=0)
     # Telegram's pace: about one message a second per chat, thirty a second overall (telegram-notes.md).

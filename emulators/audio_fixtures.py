@@ -22,6 +22,7 @@ __all__ = [
     "make_jpeg",
     "make_mp3",
     "make_ogg_opus",
+    "make_silent_ogg_opus",
     "make_wav",
     "mp3_duration",
     "pad_mp3_to",
@@ -93,6 +94,82 @@ def make_ogg_opus(seconds: float, *, frequency: float = 440.0) -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, _sine(seconds, frequency, 48000), 48000, format="OGG", subtype="OPUS")
     return buffer.getvalue()
+
+
+# One 20 ms Opus frame of silence (CELT, fullband, mono), as encoders emit in discontinuous transmission.
+_OPUS_SILENCE = b"\xf8\xff\xfe"
+_OPUS_PRE_SKIP = 312
+_PACKETS_PER_PAGE = 250
+
+
+@lru_cache(maxsize=4)
+def make_silent_ogg_opus(seconds: float) -> bytes:
+    """An Ogg/Opus voice note of ``seconds`` of silence, written page by page without an encoder.
+
+    Silence costs three bytes per 20 ms, so an hour is under a megabyte: the small file that would take
+    a decoder minutes and gigabytes (the granule positions say how long it is, as a real encoder's do).
+    """
+    head = b"OpusHead" + bytes([1, 1]) + _OPUS_PRE_SKIP.to_bytes(2, "little") + (48000).to_bytes(4, "little")
+    head += b"\0\0\0"  # no output gain, channel mapping family 0
+    vendor = b"audio_fixtures"
+    tags = b"OpusTags" + len(vendor).to_bytes(4, "little") + vendor + (0).to_bytes(4, "little")
+    pages = [_ogg_page([head], granule=0, sequence=0, flags=0x02), _ogg_page([tags], granule=0, sequence=1)]
+    packets = max(2, round(seconds * 50))
+    # At least two audio pages: libsndfile takes a stream of one for malformed.
+    per_page = min(_PACKETS_PER_PAGE, (packets + 1) // 2)
+    done = 0
+    while done < packets:
+        count = min(per_page, packets - done)
+        done += count
+        last = done == packets
+        pages.append(
+            _ogg_page(
+                [_OPUS_SILENCE] * count,
+                granule=_OPUS_PRE_SKIP + done * 960,
+                sequence=len(pages),
+                flags=0x04 if last else 0,
+            )
+        )
+    return b"".join(pages)
+
+
+def _ogg_page(packets: list[bytes], *, granule: int, sequence: int, flags: int = 0) -> bytes:
+    """One Ogg page holding whole packets, each shorter than 255 bytes."""
+    lacing = bytes(len(p) for p in packets)
+    header = (
+        b"OggS\0"
+        + bytes([flags])
+        + granule.to_bytes(8, "little")
+        + (0x5EED).to_bytes(4, "little")
+        + sequence.to_bytes(4, "little")
+        + b"\0\0\0\0"
+        + bytes([len(lacing)])
+        + lacing
+    )
+    page = bytearray(header + b"".join(packets))
+    page[22:26] = _ogg_crc(bytes(page)).to_bytes(4, "little")
+    return bytes(page)
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        table.append(crc & 0xFFFFFFFF)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def _ogg_crc(data: bytes) -> int:
+    """Ogg's CRC-32: polynomial 0x04C11DB7, not reflected, starting at zero."""
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC_TABLE[(crc >> 24) ^ byte]
+    return crc
 
 
 @lru_cache(maxsize=16)

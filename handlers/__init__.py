@@ -40,7 +40,9 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
     application.add_handler(CallbackQueryHandler(language_chosen, pattern=r"^lang:"))
     for handler in admin_handlers(admin_ids):
         application.add_handler(handler)
-    application.add_handler(MessageHandler(AUDIO_MESSAGES, receive_audio))
+    # Not blocking: while a file is fetched and checked, the person's other updates go on (and a second
+    # file meanwhile is told "one at a time" instead of waiting in their line).
+    application.add_handler(MessageHandler(AUDIO_MESSAGES, receive_audio, block=False))
     # Last: an answer or a button with no open question (after a restart, say) gets "please start again".
     application.add_handler(CallbackQueryHandler(expired, pattern=r"^ans:"))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, expired))

@@ -69,7 +69,10 @@ async def receive_audio(update: Update, context: BotContext) -> None:
         upload = await services.intake.accept(person.user_id, person.chat_id, incoming)
     except IntakeRefused as refused:
         services.metrics.tasks_refused.labels(reason=f"intake_{refused.key.split('.')[-1]}").inc()
-        await reply(update, texts(refused.key, **refused.values))
+        values = dict(refused.values)
+        if "action" in values:  # a key of the catalogue, in the person's language
+            values["action"] = texts(str(values["action"]))
+        await reply(update, texts(refused.key, **values))
         return
     log.info("upload %s accepted from user %s (%.1f s)", upload.id, person.user_id, upload.duration)
     minutes, seconds = divmod(int(upload.duration), 60)

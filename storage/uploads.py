@@ -36,6 +36,13 @@ class UploadRepository:
         assert upload is not None
         return upload
 
+    async def count_since(self, user_id: int, since: float) -> int:
+        """Files a person sent that were kept, from `since` on (deleted ones count too)."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) AS n FROM uploads WHERE user_id = ? AND created_at >= ?", (user_id, since)
+        )
+        return int(row["n"]) if row else 0
+
     async def get(self, upload_id: int) -> Upload | None:
         row = await self._db.fetchone("SELECT * FROM uploads WHERE id = ?", (upload_id,))
         return Upload.from_row(row) if row else None

@@ -18,7 +18,8 @@ from telegram.error import BadRequest
 from bot.chat.thumbnails import make_thumbnail
 from bot.i18n import Texts
 from bot.ops.metrics import Metrics
-from bot.provider.client import ProviderClient, ProviderDownloadError
+from bot.provider.client import ProviderDownloadError
+from bot.provider.media import MediaFetcher
 from bot.telegram.upload import AudioUploader
 from storage.models import Task, Track
 
@@ -44,16 +45,19 @@ class TrackDelivery:
     """Sends a track by URL where Telegram can fetch it itself, else downloads it and streams it up.
 
     By URL only the cover passes through the bot (downloaded, then uploaded as the thumbnail); an
-    upload moves the track twice more. Uploads take one of `concurrency` slots: neither direction
-    holds a file in memory (both stream in chunks), and the semaphore bounds open files, disk use in
-    DATA_DIR/tmp and bandwidth when many tracks finish together. Sending by URL needs none of that.
+    upload moves the track twice more. Neither direction holds a file in memory (both stream in
+    chunks). Uploads to Telegram take one of `concurrency` slots, bounding open files, disk use in
+    DATA_DIR/tmp and bandwidth when many tracks finish together; the download before it takes none
+    (a slow source would hold a slot everyone needs), only one of its origin's (MediaFetcher), and is
+    cut off when it trickles. Sending by URL needs none of that. A URL the MediaGuard refuses is
+    neither handed to Telegram nor downloaded: ProviderDownloadError, retried by the work queue.
     """
 
     def __init__(
         self,
         bot: Bot,
         uploader: AudioUploader,
-        provider: ProviderClient,
+        media: MediaFetcher,
         tmp_dir: Path,
         *,
         metrics: Metrics,
@@ -62,7 +66,7 @@ class TrackDelivery:
     ) -> None:
         self._bot = bot
         self._uploader = uploader
-        self._provider = provider
+        self._media = media
         self._tmp_dir = tmp_dir
         self._metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
@@ -96,33 +100,34 @@ class TrackDelivery:
                 spent += len(thumbnail or b"")
             else:
                 return self._delivered(message, "url", spent + len(thumbnail or b""), started)
-        async with self._slots:
-            self._tmp_dir.mkdir(parents=True, exist_ok=True)
-            path = self._tmp_dir / f"track-{track.id}.mp3"
+        self._tmp_dir.mkdir(parents=True, exist_ok=True)
+        path = self._tmp_dir / f"track-{track.id}.mp3"
+        try:
             try:
-                try:
-                    size = await self._provider.download(url, path, max_bytes=MAX_AUDIO_BYTES)
-                except ProviderDownloadError as error:
-                    if not error.too_big:
-                        raise
-                    return await self._bot.send_message(
-                        task.chat_id,
-                        texts("audio.too_big", url=url),
-                        reply_markup=extend_button(texts, track),
-                    )
+                size = await self._media.download(url, path, max_bytes=MAX_AUDIO_BYTES)
+            except ProviderDownloadError as error:
+                if not error.too_big:
+                    raise
+                return await self._bot.send_message(
+                    task.chat_id,
+                    texts("audio.too_big", url=url),
+                    reply_markup=extend_button(texts, track),
+                )
+            async with self._slots:
                 message = await self._uploader.send_audio(
                     path=path, filename=safe_file_name(track.title), **details
                 )
-                # Down from the provider, then up to Telegram, with the thumbnail beside it.
-                return self._delivered(message, "upload", spent + 2 * size + len(thumbnail or b""), started)
-            finally:
-                path.unlink(missing_ok=True)
+            # Down from the provider, then up to Telegram, with the thumbnail beside it.
+            return self._delivered(message, "upload", spent + 2 * size + len(thumbnail or b""), started)
+        finally:
+            path.unlink(missing_ok=True)
 
     async def _telegram_can_fetch(self, track: Track, url: str) -> bool:
         if urlsplit(url).scheme.lower() not in self._url_schemes:
             return False
-        # A HEAD costs no body; a host that does not say is tried, and a refusal falls back to upload.
-        size = await self._provider.size_of(url)
+        # A HEAD costs no body and checks every hop of a redirect; a host that does not say is tried,
+        # and a refusal by Telegram falls back to upload.
+        size = await self._media.size_of(url)
         if size is not None and size > MAX_URL_AUDIO_BYTES:
             log.info("track %s: %d bytes, more than Telegram fetches by URL; uploading it", track.id, size)
             return False
@@ -139,7 +144,7 @@ class TrackDelivery:
         if not track.image_url:
             return None, 0
         try:
-            data = await self._provider.fetch(track.image_url, max_bytes=MAX_IMAGE_BYTES)
+            data = await self._media.fetch(track.image_url, max_bytes=MAX_IMAGE_BYTES)
         except ProviderDownloadError as error:
             log.info("no cover for track %s: %s", track.id, error)
             return None, 0

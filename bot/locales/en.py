@@ -55,6 +55,11 @@ MESSAGES: dict[str, str] = {
     "intake.expired": "That file is no longer available. Please send it again.",
     "action.cover": "Cover",
     "action.upload_extend": "Extend",
+    # Audio intake limits: the longest audio any task takes, one file at a time, a daily number
+    "action.any": "This bot",
+    "intake.one_at_a_time": "I'm still working on your previous file. Please wait for my answer about it, "
+    "then send the next one.",
+    "intake.daily": "You have sent {limit} audio files today, the daily limit. Come back tomorrow!",
     # Question flows
     "form.ask_description": "Describe the song you want in a sentence or two (up to 500 characters), "
     "or /cancel.",

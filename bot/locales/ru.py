@@ -57,6 +57,12 @@ MESSAGES: dict[str, str] = {
     "intake.expired": "Этот файл больше недоступен. Пожалуйста, пришлите его снова.",
     "action.cover": "Кавер",
     "action.upload_extend": "Продолжение",
+    # Audio intake limits: the longest audio any task takes, one file at a time, a daily number
+    "action.any": "Для задач бота",
+    "intake.one_at_a_time": "Я ещё обрабатываю ваш предыдущий файл. Дождитесь ответа о нём и пришлите "
+    "следующий.",
+    "intake.daily": "Сегодня вы уже прислали аудиофайлов: {limit} — это дневной предел. "
+    "Возвращайтесь завтра!",
     # Question flows
     "form.ask_description": "Опишите желаемую песню в одном-двух предложениях (до 500 символов) "
     "или нажмите /cancel.",

@@ -22,12 +22,12 @@ STREAM_UPLOAD_PATH = "/api/file-stream-upload"
 
 
 class ProviderDownloadError(Exception):
-    def __init__(self, message: str, *, too_big: bool = False) -> None:
+    """Generated media that could not be fetched (bot/provider/media.py); `refused`: by the MediaGuard."""
+
+    def __init__(self, message: str, *, too_big: bool = False, refused: bool = False) -> None:
         super().__init__(message)
         self.too_big = too_big
-
-
-_CHUNK = 256 * 1024
+        self.refused = refused
 
 
 class ProviderClient:
@@ -112,56 +112,6 @@ class ProviderClient:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ProviderError(500, "the upload host returned no downloadUrl")
         return url
-
-    async def download(self, url: str, dest: Path, *, max_bytes: int) -> int:
-        """Stream a generated file to disk in chunks; returns its size. Memory stays at one chunk."""
-        written = 0
-        try:
-            async with self._session.get(
-                url, timeout=aiohttp.ClientTimeout(total=600, sock_read=60)
-            ) as response:
-                if response.status != 200:
-                    raise ProviderDownloadError(f"HTTP {response.status} for {_path(url)}")
-                if (response.content_length or 0) > max_bytes:
-                    raise ProviderDownloadError(
-                        f"{_path(url)} is larger than {max_bytes} bytes", too_big=True
-                    )
-                with dest.open("wb") as out:
-                    async for chunk in response.content.iter_chunked(_CHUNK):
-                        written += len(chunk)
-                        if written > max_bytes:
-                            raise ProviderDownloadError(
-                                f"{_path(url)} is larger than {max_bytes} bytes", too_big=True
-                            )
-                        # Chunks are small; a write to the page cache does not stall the loop noticeably.
-                        out.write(chunk)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise ProviderDownloadError(f"cannot download {_path(url)}: {type(error).__name__}") from None
-        return written
-
-    async def size_of(self, url: str) -> int | None:
-        """A generated file's size from a HEAD request (no body moves); None when the host does not say."""
-        try:
-            async with self._session.head(
-                url, allow_redirects=True, timeout=aiohttp.ClientTimeout(total=10)
-            ) as response:
-                return response.content_length if response.status == 200 else None
-        except (TimeoutError, aiohttp.ClientError) as error:
-            log.info("no size for %s: %s", _path(url), type(error).__name__)
-            return None
-
-    async def fetch(self, url: str, *, max_bytes: int) -> bytes:
-        """A small generated file (a cover image) in memory."""
-        try:
-            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response:
-                if response.status != 200:
-                    raise ProviderDownloadError(f"HTTP {response.status} for {_path(url)}")
-                data = await response.content.read(max_bytes + 1)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise ProviderDownloadError(f"cannot download {_path(url)}: {type(error).__name__}") from None
-        if len(data) > max_bytes:
-            raise ProviderDownloadError(f"{_path(url)} is larger than {max_bytes} bytes", too_big=True)
-        return data
 
     async def _request(
         self,
