@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed
 BENCH_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint run doctor bench bench-record bench-intake bench-stage bench-burst bench-bigfiles \
-	bench-bytes clean
+.PHONY: help demo test test-deploy lint run doctor bench bench-record bench-intake bench-stage bench-burst \
+	bench-bigfiles bench-bytes clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -28,7 +28,6 @@ test: $(STAMP) ## lint, then the whole test suite (offline, about two minutes)
 	$(BIN)/python -m pytest -q
 
 # The deployment for real: image, docker-compose.yml and HTTPS through Caddy (deploy/test-deploy.sh).
-.PHONY: test-deploy
 test-deploy: ## build the image, run docker-compose.yml with podman, check it through Caddy over HTTPS
 	deploy/test-deploy.sh
 
