@@ -20,6 +20,7 @@ from bot.chat.progress_messages import ProgressMessages
 from bot.ops.alerts import Alerts
 from bot.ops.broadcast import BroadcastDesk, BroadcastSender
 from bot.ops.housekeeping import sweep
+from bot.ops.logging_setup import mask_secrets
 from bot.ops.metrics import Metrics
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
@@ -140,8 +141,13 @@ class _Runtime:
     async def clients_context(self, app: web.Application) -> AsyncIterator[None]:
         settings, metrics = self.settings, self.metrics
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        secret = secret or await self.storage.kv.get_or_create("webhook_secret", secrets.token_urlsafe(32))
+        if secret is None:
+            fresh = secrets.token_urlsafe(32)
+            mask_secrets(fresh)  # before it is stored: at DEBUG a database layer may log what it writes
+            secret = await self.storage.kv.get_or_create("webhook_secret", fresh)
         self.signer = Signer(secret)
+        # Hidden from every log from now on: the configured secrets, the master secret, the webhook's.
+        mask_secrets(*settings.secrets, secret, self.signer.derive("telegram"))
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         self.provider = ProviderClient(
             self.session,

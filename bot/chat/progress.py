@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from bot.i18n import Texts
-from bot.provider.models import SENSITIVE_WORD_CODE
+
+# Our own failure codes live with the provider's, classified once in bot/provider/errors.py.
+from bot.provider.errors import CODE_INTERNAL as CODE_INTERNAL
+from bot.provider.errors import CODE_INTERRUPTED as CODE_INTERRUPTED
+from bot.provider.errors import CODE_UNCONFIRMED as CODE_UNCONFIRMED
+from bot.provider.errors import CODE_UNREACHABLE as CODE_UNREACHABLE
+from bot.provider.errors import wording
 from storage.models import Stage, Task
 
 BAR_WIDTH = 10
 _STAGE_STEPS = {Stage.QUEUED: 0, Stage.SUBMITTED: 1, Stage.TEXT: 2, Stage.FIRST: 3, Stage.COMPLETE: 4}
 _STEPS = 4
 _DESCRIPTION_PREVIEW = 120
-
-# Our own codes for failures that did not come from the provider's envelope.
-CODE_UNREACHABLE = 503
-CODE_INTERRUPTED = 1002
-CODE_INTERNAL = 1003
-CODE_UNCONFIRMED = 1004  # the submission's answer was lost and no callback adopted the task in time
-_KNOWN_CODES = {400, 401, 404, 405, 408, 413, 429, 430, 451, 455, 500, 501, 531}
 
 
 def progress_bar(stage: Stage) -> str:
@@ -32,22 +31,8 @@ def format_elapsed(seconds: float) -> str:
 
 
 def failure_text(texts: Texts, code: int | None, *, upload: bool = False) -> str:
-    """The message for a failure code; for tasks built on an uploaded file, 400 and 413 mean the file."""
-    if upload and code in (400, 413):
-        return texts(f"error.upload_{code}")
-    if code == SENSITIVE_WORD_CODE:
-        return texts("error.sensitive")
-    if code == CODE_UNREACHABLE:
-        return texts("error.unreachable")
-    if code == CODE_INTERRUPTED:
-        return texts("error.interrupted")
-    if code == CODE_INTERNAL:
-        return texts("error.internal")
-    if code == CODE_UNCONFIRMED:
-        return texts("error.unconfirmed")
-    if code in _KNOWN_CODES:
-        return texts(f"error.{code}")
-    return texts("error.unknown", code=code if code is not None else "?")
+    """The message for a failure code: the situation in words, never the code itself."""
+    return texts(wording(code, upload=upload))
 
 
 def task_summary(task: Task) -> str:

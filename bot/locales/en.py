@@ -125,12 +125,10 @@ MESSAGES: dict[str, str] = {
     "Please change the description or lyrics and try again.",
     "error.401": "The bot's provider key was refused. The operator has to fix it; please try later.",
     "error.404": "The provider did not recognise this request. Please try again later.",
-    "error.405": "The provider is busy right now. Please try again in a minute.",
     "error.408": "The provider timed out making this song. Please try again.",
     "error.413": "The provider refused it: the text is too long, or the uploaded audio matches an existing "
     "work. Shorten the text or use your own recording.",
     "error.429": "The service is out of credits right now. The operator has been told; please try later.",
-    "error.430": "Too many requests at the moment. Please try again in a minute.",
     "error.451": "The provider could not download the audio file. Please send it again.",
     "error.455": "The provider is under maintenance. Please try again later.",
     "error.500": "The provider had an internal error. Please try again.",
@@ -143,12 +141,14 @@ MESSAGES: dict[str, str] = {
     "error.unconfirmed": "The music service never confirmed that it took this request, so I did not send it "
     "again (that could have made and charged two songs). If it did take it, I can't reach it from here; "
     "please send the request again.",
-    "error.unknown": "Something went wrong making this song (code {code}). Please try again.",
+    "error.unknown": "Something went wrong making this song. Please try again.",
     "error.upload_400": "The provider could not use this audio: its format is not supported, or its content "
     "was refused. Please send an MP3 or WAV file of your own music.",
     "error.upload_413": "The provider says this audio matches an existing published work, so it cannot be "
     "used. Please send your own recording.",
     "error.internal": "Sorry, something went wrong on my side. Please try again.",
+    # Provider errors classified once (bot/provider/errors.py): busy is busy, whichever limit said so
+    "error.busy": "The music service is busy right now (too many requests). Please try again in a minute.",
     # Delivery
     "audio.caption": "{tags}",
     "audio.performer": "AI Music",

@@ -11,8 +11,14 @@ from typing import Any
 import aiohttp
 
 from bot.provider.budget import SlidingWindowBudget
-from bot.provider.errors import ProviderError, ProviderUnavailable
-from bot.provider.models import ProviderRequest, ProviderSnapshot
+from bot.provider.errors import (
+    CODE_NO_ANSWER,
+    CODE_UNREADABLE,
+    ProviderError,
+    ProviderUnavailable,
+    envelope_code,
+)
+from bot.provider.models import ProviderRequest, ProviderSnapshot, first_text, task_id_of, upload_url_of
 
 log = logging.getLogger(__name__)
 
@@ -70,34 +76,37 @@ class ProviderClient:
         task, so the caller decides what happens next. `before_send` runs once the budget lets the
         request go, just before it leaves (the caller records that the outcome is now uncertain).
         """
-        data = await self._request(
+        envelope = await self._request(
             "POST",
             self._base_url + request.endpoint,
             json=request.body(callback_url),
             ticket=ticket,
-            retries=0,
+            creates_task=True,
             before_send=before_send,
         )
-        task_id = data.get("taskId") if isinstance(data, dict) else None
-        if not isinstance(task_id, str) or not task_id:
+        task_id = task_id_of(envelope)
+        if task_id is None:
+            # Accepted, so probably made and charged: a 500 leaves the outcome unknown, never retried.
             raise ProviderError(500, "the provider accepted the task but sent no taskId")
         return task_id
 
     async def record_info(self, task_id: str) -> ProviderSnapshot:
-        data = await self._request("GET", self._base_url + RECORD_INFO_PATH, params={"taskId": task_id})
+        envelope = await self._request("GET", self._base_url + RECORD_INFO_PATH, params={"taskId": task_id})
+        data = envelope.get("data")
         if not isinstance(data, dict):
             raise ProviderError(500, "record-info returned no data")
-        data.setdefault("taskId", task_id)
+        if not first_text(data, ("taskId", "task_id")):
+            data["taskId"] = task_id
         return ProviderSnapshot.from_record_info(data)
 
     async def credits(self) -> int:
-        data = await self._request("GET", self._base_url + CREDITS_PATH)
+        data = (await self._request("GET", self._base_url + CREDITS_PATH)).get("data")
         if isinstance(data, bool) or not isinstance(data, int | float):
             raise ProviderError(500, "credit returned no number")
         return int(data)
 
     async def upload_file(self, path: Path, *, file_name: str, upload_path: str, mime_type: str) -> str:
-        """Stream a file to the provider's upload host; returns the downloadUrl to use as uploadUrl."""
+        """Stream a file to the provider's upload host; returns its URL (downloadUrl) to use as uploadUrl."""
 
         def form() -> aiohttp.FormData:
             data = aiohttp.FormData()
@@ -107,10 +116,13 @@ class ProviderClient:
             data.add_field("file", path.open("rb"), filename=file_name, content_type=mime_type)
             return data
 
-        data = await self._request("POST", self._upload_url + STREAM_UPLOAD_PATH, form=form, budgeted=False)
-        url = data.get("downloadUrl") if isinstance(data, dict) else None
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ProviderError(500, "the upload host returned no downloadUrl")
+        # Uploads are free and make no task: one that is repeated after a lost answer costs nothing.
+        envelope = await self._request(
+            "POST", self._upload_url + STREAM_UPLOAD_PATH, form=form, budgeted=False
+        )
+        url = upload_url_of(envelope)
+        if url is None:
+            raise ProviderError(CODE_UNREADABLE, "the upload host returned no downloadUrl")
         return url
 
     async def _request(
@@ -123,11 +135,16 @@ class ProviderClient:
         form: Any = None,
         budgeted: bool = True,
         ticket: object = None,
-        retries: int | None = None,
+        creates_task: bool = False,
         before_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> Any:
+    ) -> dict[str, Any]:
+        """The answer's envelope (code 200); a ProviderError otherwise.
+
+        A request that creates a task is sent once: whether an unclear answer means it was made is for
+        the caller to decide (bot/tasks/submitter.py). Others are retried while the error is worth it.
+        """
         attempt = 0
-        retries = self._retries if retries is None else retries
+        retries = 0 if creates_task else self._retries
         while True:
             attempt += 1
             try:
@@ -161,7 +178,7 @@ class ProviderClient:
         budgeted: bool,
         ticket: object = None,
         before_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> Any:
+    ) -> dict[str, Any]:
         if budgeted:
             await self.budget.acquire(ticket)
         try:
@@ -183,25 +200,41 @@ class ProviderClient:
         except (TimeoutError, aiohttp.ClientError) as error:
             # The request may have been received: a task-creating POST is not retried blindly.
             self._count_error("transport")
-            raise ProviderError(599, f"no answer from the provider ({type(error).__name__})") from None
+            raise ProviderError(
+                CODE_NO_ANSWER, f"no answer from the provider ({type(error).__name__})"
+            ) from None
         finally:
             if budgeted:
                 self.budget.release()
         if not isinstance(envelope, dict):
             self._count_error(str(status))
-            raise ProviderError(status if status >= 400 else 500, f"unreadable answer (HTTP {status})")
+            raise ProviderError(_unreadable_code(status), f"unreadable answer (HTTP {status})")
         # The envelope's code is the truth even under HTTP 200 (provider-api.md §1).
         code = envelope.get("code", status)
-        if not isinstance(code, int):
+        if isinstance(code, bool) or not isinstance(code, int):
             code = status
         if code != 200:
             self._count_error(str(code))
-            raise ProviderError(code, str(envelope.get("msg") or "error"))
-        return envelope.get("data")
+            message = first_text(envelope, ("msg", "message", "errorMessage", "errorMsg")) or "error"
+            raise ProviderError(envelope_code(code), message)
+        return envelope
 
     def _count_error(self, code: str) -> None:
         if self._metrics is not None:
             self._metrics.provider_errors.labels(code=code).inc()
+
+
+def _unreadable_code(status: int) -> int:
+    """An answer that is no envelope comes from whatever stands in front of the provider, not from it.
+
+    A proxy's 429 is its rate limit, not the provider's "insufficient credits"; a 5xx (or a 200 with no
+    envelope) says nothing about whether a task was made.
+    """
+    if status == 429:
+        return 430
+    if 400 <= status < 500:
+        return status
+    return CODE_UNREADABLE
 
 
 def _path(url: str) -> str:

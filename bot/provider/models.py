@@ -7,6 +7,7 @@ record-info (camelCase) both parse into `ProviderSnapshot`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from bot.provider.errors import SENSITIVE_WORD_CODE as SENSITIVE_WORD_CODE
 from storage.models import Stage, TrackData
 
 Model = Literal["V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5"]
@@ -325,6 +327,56 @@ def build_request(cls: type[R], **fields: Any) -> R:
 
 
 # ---- What the provider reports -------------------------------------------------------------------
+#
+# Liberal in what we accept: the provider's docs, its examples and its real answers disagree on names and
+# shapes (provider-api.md §3.7, §3.9, §5, §10). Every variant seen is read here, so nothing else has to
+# guess: a reason under any of its names, a task id wherever it is put, a placeholder track skipped.
+
+# Where a failure's reason is found, first non-empty wins: record-info, callbacks and envelopes differ.
+REASON_KEYS = ("errorMessage", "error_message", "errorMsg", "failMsg", "error", "msg", "message")
+
+
+def first_text(data: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first non-blank string under one of `keys`; a null or empty value does not hide the next."""
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def task_id_of(envelope: Mapping[str, Any]) -> str | None:
+    """A submission's task id: `data.taskId` as documented, `data.task_id`, or a top-level `taskId`."""
+    data = envelope.get("data")
+    places = [data] if isinstance(data, Mapping) else []
+    places.append(envelope)
+    for place in places:
+        found = first_text(place, ("taskId", "task_id"))
+        if found is not None:
+            return found
+    return None
+
+
+def upload_url_of(envelope: Mapping[str, Any]) -> str | None:
+    """An upload's URL for uploadUrl: `data.downloadUrl` (the OpenAPI shape) or `data.fileUrl`."""
+    data = envelope.get("data")
+    if not isinstance(data, Mapping):
+        return None
+    url = first_text(data, ("downloadUrl", "fileUrl"))
+    return url if url is not None and url.startswith(("http://", "https://")) else None
+
+
+def _real_tracks(value: object) -> tuple[object, int]:
+    """Placeholder items (no id yet, while pending) dropped, and how many: the good ones beside them count."""
+    if not isinstance(value, list):
+        return value, 0
+    kept = [
+        item
+        for item in value
+        if item is not None
+        and (not isinstance(item, Mapping) or (isinstance(item.get("id"), str) and item["id"].strip()))
+    ]
+    return kept, len(value) - len(kept)
 
 
 class ProviderTrack(BaseModel):
@@ -380,7 +432,17 @@ _STATUS_STAGES = {
     "SENSITIVE_WORD_ERROR": Stage.FAILED,
     "CALLBACK_EXCEPTION": Stage.FAILED,
 }
-SENSITIVE_WORD_CODE = 1001  # our own code for SENSITIVE_WORD_ERROR, which carries no numeric code
+# A status outside the documented list is read by its meaning: these endings are failures.
+_FAILED_ENDINGS = ("FAILED", "FAILURE", "FAIL", "ERROR")
+GENERATION_FAILED_CODE = 501  # a failure status that carries no code: "generation failed"
+
+
+def status_stage(status: str) -> Stage | None:
+    """The stage a record-info status means; None for a status we do not know that is no failure."""
+    known = _STATUS_STAGES.get(status)
+    if known is not None:
+        return known
+    return Stage.FAILED if status.endswith(_FAILED_ENDINGS) else None
 
 
 class ProviderSnapshot(BaseModel):
@@ -391,6 +453,8 @@ class ProviderSnapshot(BaseModel):
     tracks: list[ProviderTrack] = Field(default_factory=list)
     error_code: int | None = None
     error_message: str | None = None
+    # A record-info status outside the documented list that is no failure: the task keeps waiting.
+    unknown_status: str | None = None
 
     @property
     def track_data(self) -> list[TrackData]:
@@ -403,28 +467,39 @@ class ProviderSnapshot(BaseModel):
         kind = (data.callback_type or "").lower()
         tracks = data.data or []
         if parsed.code != 200 or kind == "error":
-            sensitive = "sensitive" in f"{parsed.msg} {data.error or ''}".lower()
+            reason = data.error or parsed.msg
+            sensitive = "sensitive" in f"{parsed.msg or ''} {data.error or ''}".lower()
             return cls(
                 task_id=data.task_id,
                 stage=Stage.FAILED,
                 tracks=tracks,
                 error_code=SENSITIVE_WORD_CODE if sensitive else (parsed.code if parsed.code != 200 else 500),
-                error_message=data.error or parsed.msg,
+                error_message=reason,
             )
         if kind not in _CALLBACK_STAGES:
             raise ValueError(f"unknown callbackType {data.callback_type!r}")
+        if kind == "complete" and data.placeholders and not tracks:
+            # Nothing but placeholders is no result: refused, the provider sends it again or a poll asks.
+            raise ValueError("a complete callback whose tracks all lack an id")
         return cls(task_id=data.task_id, stage=_CALLBACK_STAGES[kind], tracks=tracks)
 
     @classmethod
     def from_record_info(cls, data: dict[str, Any]) -> ProviderSnapshot:
         parsed = RecordInfo.model_validate(data)
-        status = (parsed.status or "PENDING").upper()
-        stage = _STATUS_STAGES.get(status, Stage.SUBMITTED)
+        status = (parsed.status or "PENDING").strip().upper()
+        stage = status_stage(status)
         tracks = parsed.response.suno_data if parsed.response and parsed.response.suno_data else []
+        if stage is None:
+            return cls(
+                task_id=parsed.task_id, stage=Stage.SUBMITTED, tracks=tracks, unknown_status=status[:64]
+            )
+        if stage is Stage.COMPLETE and not tracks and parsed.response and parsed.response.placeholders:
+            stage = Stage.SUBMITTED  # nothing but placeholders yet: the next poll asks again
         if status == "CALLBACK_EXCEPTION" and any(t.audio_url for t in tracks):
             stage = Stage.COMPLETE  # the provider failed to call us back, but the audio exists
         if stage is Stage.FAILED:
-            code = SENSITIVE_WORD_CODE if status == "SENSITIVE_WORD_ERROR" else (parsed.error_code or 501)
+            sensitive = status == "SENSITIVE_WORD_ERROR"
+            code = SENSITIVE_WORD_CODE if sensitive else (parsed.error_code or GENERATION_FAILED_CODE)
             return cls(
                 task_id=parsed.task_id,
                 stage=stage,
@@ -442,6 +517,16 @@ class CallbackData(BaseModel):
     task_id: str = Field(min_length=1, validation_alias=AliasChoices("task_id", "taskId"))
     data: list[ProviderTrack] | None = None
     error: str | None = None
+    placeholders: int = 0  # items skipped for want of an id
+
+    @model_validator(mode="before")
+    @classmethod
+    def _liberal(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            value = dict(value)
+            value["data"], value["placeholders"] = _real_tracks(value.get("data"))
+            value["error"] = first_text(value, REASON_KEYS)
+        return value
 
 
 class CallbackBody(BaseModel):
@@ -451,13 +536,29 @@ class CallbackBody(BaseModel):
     msg: str = ""
     data: CallbackData
 
+    @model_validator(mode="before")
+    @classmethod
+    def _liberal(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            value = dict(value)
+            value["msg"] = first_text(value, ("msg", "message")) or ""
+        return value
+
 
 class RecordResponse(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    suno_data: list[ProviderTrack] | None = Field(
-        None, validation_alias=AliasChoices("sunoData", "suno_data", "data")
-    )
+    suno_data: list[ProviderTrack] | None = None
+    placeholders: int = 0  # items skipped for want of an id
+
+    @model_validator(mode="before")
+    @classmethod
+    def _liberal(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            items = next((value[k] for k in ("sunoData", "suno_data", "data") if k in value), None)
+            tracks, placeholders = _real_tracks(items)
+            value = {"suno_data": tracks, "placeholders": placeholders}
+        return value
 
 
 class RecordInfo(BaseModel):
@@ -467,7 +568,15 @@ class RecordInfo(BaseModel):
     status: str | None = None
     response: RecordResponse | None = None
     error_code: int | None = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
-    error_message: str | None = Field(None, validation_alias=AliasChoices("errorMessage", "error_message"))
+    error_message: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _liberal(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            value = dict(value)
+            value["error_message"] = first_text(value, REASON_KEYS)
+        return value
 
     @field_validator("error_code", mode="before")
     @classmethod

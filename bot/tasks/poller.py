@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 TASK_TIMEOUT_SECONDS = 30 * 60
 CODE_TIMEOUT = 408
+UNKNOWN_STATUSES_KEPT = 10_000
 
 
 class Poller:
@@ -33,6 +34,8 @@ class Poller:
         self._provider = provider
         self._intake = intake
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Tasks whose undocumented status was logged: once per task, not at every poll until it ends.
+        self._unknown_status_logged: dict[int, str] = {}
 
     def take(self, item: WorkItem, hint: Any = None) -> None:
         if item.id in self._running:
@@ -85,7 +88,18 @@ class Poller:
             self._queue.again(item, at=next_time)
             return
         metrics.polls.labels(result=snapshot.stage.value).inc()
+        self._note_unknown_status(task.id, snapshot.unknown_status)
         if snapshot.stage.rank > task.stage.rank or snapshot.tracks:
             await self._intake.accept_poll(task.id, snapshot)
         # Due again; applying a final stage ends the poll (storage/tasks.py), so it never comes back.
         self._queue.again(item, at=next_time)
+        if snapshot.stage.terminal:
+            self._unknown_status_logged.pop(task.id, None)
+
+    def _note_unknown_status(self, task_id: int, status: str | None) -> None:
+        if status is None or task_id in self._unknown_status_logged:
+            return
+        if len(self._unknown_status_logged) >= UNKNOWN_STATUSES_KEPT:
+            self._unknown_status_logged.pop(next(iter(self._unknown_status_logged)))  # the oldest
+        self._unknown_status_logged[task_id] = status
+        log.warning("task %s: record-info status %r is not documented; still waiting", task_id, status)

@@ -1,7 +1,8 @@
 """Sending each queued task to the provider exactly once, in order, within the provider's request budget.
 
 A submission item waits for the budget (its place in that queue is shown in the chat), records that its
-request is leaving, sends it once, and records the provider's task id. What happens when that goes wrong:
+request is leaving, sends it once, and records the provider's task id. What happens when that goes wrong
+(which answer proves what is decided once, in bot/provider/errors.py):
 
 - the provider could not be reached, or answered that it is busy or under maintenance: nothing was
   made, so the item is retried later with backoff;
@@ -24,9 +25,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.chat.progress import CODE_UNCONFIRMED
 from bot.provider.client import ProviderClient
-from bot.provider.errors import ProviderError, ProviderUnavailable
+from bot.provider.errors import CODE_UNCONFIRMED, Outcome, ProviderError
 from bot.provider.models import (
     AddInstrumentalRequest,
     AddVocalsRequest,
@@ -58,8 +58,6 @@ POLLING_CALLBACK_URL = "https://example.com/suno-callback"
 FILE_TOKEN_TTL = 3600.0
 # The provider's first callback (lyrics) usually comes within a minute; ten leave room for a slow day.
 ADOPT_WINDOW = 600.0
-# Answers that say nothing was made: safe to send again later.
-NOT_MADE_CODES = frozenset({405, 430, 455})
 # Attempts that made nothing, before the person is told the provider cannot take requests now.
 MAX_NOT_MADE_ATTEMPTS = 8
 QUEUE_REFRESH_SECONDS = 5.0
@@ -226,7 +224,8 @@ class Submitter:
 
     async def _refused(self, item: WorkItem, task: Task, error: ProviderError) -> None:
         sent = item.id in self._sending
-        if not sent or isinstance(error, ProviderUnavailable) or error.code in NOT_MADE_CODES:
+        outcome = error.outcome  # what the answer proves, decided once in bot/provider/errors.py
+        if not sent or outcome is Outcome.NOT_MADE:
             # Nothing was made: sending again later is safe.
             if sent:
                 await self._storage.tasks.clear_submit_started(task.id)
@@ -236,7 +235,7 @@ class Submitter:
             else:
                 self._queue.retry(item, delay=backoff(item.attempts, base=2.0), error=str(error))
             return
-        if error.code >= 500:
+        if outcome is Outcome.UNKNOWN:
             log.warning("task %s: the provider's answer was lost or unclear (%s)", task.id, error)
             await self._answer_lost(item, task)
             return

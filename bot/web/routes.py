@@ -137,5 +137,17 @@ async def errors_middleware(request: web.Request, handler: web.Handler) -> web.S
     except web.HTTPException:
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, _where(request))
         return web.json_response({"ok": False, "error": "internal error"}, status=500)
+
+
+def _where(request: web.Request) -> str:
+    """The route, never the path: paths carry signed tokens. The id a token names is shown instead."""
+    info = request.match_info
+    route = info.route.resource.canonical if info.route.resource is not None else "(no route)"
+    token = info.get("token")
+    if token is None:
+        return route
+    ref = token.partition(".")[0]
+    ref = ref if ref.isascii() and ref.isdigit() and len(ref) <= 18 else "?"
+    return f"{route} ({'upload' if route.startswith('/files/') else 'task'} {ref})"

@@ -5,15 +5,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 
 _MAC_LENGTH = 32  # base64url characters: 192 bits, plenty against guessing
 _VERIFIED_KEPT = 10_000  # callback tokens remembered as valid (a few hundred bytes each)
+# Every part is bounded before anything is computed from it: int() of thousands of digits raises (and is
+# slow before that), and a hostile token must cost no more than a valid one.
+_ID_DIGITS = 18  # below 2**63, what SQLite stores
+_EXPIRY_DIGITS = 12  # unix seconds until the year 33658
+_MAC = re.compile(rf"[A-Za-z0-9_-]{{{_MAC_LENGTH}}}")
+_MAX_TOKEN = _ID_DIGITS + _EXPIRY_DIGITS + _MAC_LENGTH + 2
 
 
-def _is_number(text: str) -> bool:
-    """ASCII digits only: str.isdigit() also accepts '²' or '١', which int() rejects or reads oddly."""
-    return text.isascii() and text.isdigit()
+def _number(text: str, digits: int) -> int | None:
+    """A canonical decimal of at most `digits` ASCII digits (no sign, no leading zero), else None.
+
+    ASCII only: str.isdigit() also accepts '²' or '١', which int() rejects or reads oddly.
+    """
+    if not 0 < len(text) <= digits or not (text.isascii() and text.isdigit()):
+        return None
+    if len(text) > 1 and text[0] == "0":
+        return None  # one id, one token: "007" is not another spelling of 7
+    return int(text)
 
 
 def _same(given: str, expected: str) -> bool:
@@ -50,13 +64,15 @@ class Signer:
 
     def verify_callback(self, token: str) -> int | None:
         """The task id a callback token refers to, or None for anything forged or malformed."""
+        if len(token) > _MAX_TOKEN:
+            return None
         known = self._verified_callbacks.get(token)
         if known is not None:
             return known
         task_part, _, mac = token.partition(".")
-        if not _is_number(task_part) or len(task_part) > 18:
+        task_id = _number(task_part, _ID_DIGITS)
+        if task_id is None or not _MAC.fullmatch(mac):
             return None
-        task_id = int(task_part)
         if not _same(mac, self._mac("callback", task_id)):
             return None
         if len(self._verified_callbacks) >= _VERIFIED_KEPT:
@@ -70,10 +86,14 @@ class Signer:
 
     def verify_file(self, token: str, *, now: float | None = None) -> int | None:
         """The upload id of a valid, unexpired file token, else None."""
-        parts = token.split(".")
-        if len(parts) != 3 or not _is_number(parts[0]) or not _is_number(parts[1]) or len(parts[0]) > 18:
+        if len(token) > _MAX_TOKEN:
             return None
-        upload_id, expires = int(parts[0]), int(parts[1])
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        upload_id, expires = _number(parts[0], _ID_DIGITS), _number(parts[1], _EXPIRY_DIGITS)
+        if upload_id is None or expires is None or not _MAC.fullmatch(parts[2]):
+            return None
         if not _same(parts[2], self._mac("file", upload_id, expires)):
             return None
         if expires < (now if now is not None else time.time()):

@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from emulators.provider.variants import VARIANTS
+
 
 @dataclass(slots=True)
 class RecordedRequest:
@@ -51,6 +53,9 @@ def envelope(
     body: dict[str, Any] = {"code": code, "msg": msg, "data": data}
     if record.host == "upload":
         body = {"success": code == 200, **body}
+    variants = request.app.get(VARIANTS)
+    if variants is not None:
+        body = variants.answer(body)
     return web.json_response(body, status=http_status)
 
 

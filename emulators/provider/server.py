@@ -65,6 +65,7 @@ from emulators.provider.tasks import (
     upload_problem,
 )
 from emulators.provider.uploads import UPLOAD_PATHS, UploadedFile, UploadHost
+from emulators.provider.variants import VARIANTS, PayloadVariants
 
 __all__ = ["ProviderEmulator", "RecordedRequest", "UploadedFile", "Violation"]
 
@@ -127,6 +128,8 @@ class ProviderEmulator(UploadHost, MediaHost):
       files of the upload host are not affected and do not use the count. Recorded as
       ``fault="download:<status>"``.
     - ``enforce_budget`` / ``credits``: the 405 of the rate limit and the 429 of an empty balance.
+    - ``vary(...)``: answer in payload variants seen beside the documented shapes (a task id under
+      ``task_id``, ``fileUrl``, undocumented statuses, placeholder tracks...; ``provider_variants``).
     """
 
     def __init__(
@@ -165,6 +168,7 @@ class ProviderEmulator(UploadHost, MediaHost):
         self.unknown_task_ids: list[str] = []  # record-info lookups of task ids never issued
 
         self.on_task_created: TaskCreatedHook | None = None
+        self.variants = PayloadVariants()
 
         self._scripts: collections.deque[TaskScript] = collections.deque()
         self._failures: list[_ScriptedFailure] = []
@@ -264,6 +268,11 @@ class ProviderEmulator(UploadHost, MediaHost):
             raise ValueError(f"media must be 'audio', 'image' or 'any', not {media!r}")
         self._download_failures.append(DownloadFailure(status, media, n))
 
+    def vary(self, **variants: Any) -> None:
+        """Answer in these payload variants from now on (fields of ``PayloadVariants``)."""
+        for name, value in variants.items():
+            setattr(self.variants, name, value)  # an unknown name raises: slots
+
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109 (the tests' API)
         """Return once ``predicate()`` is true, re-checking after every change; TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
@@ -353,6 +362,7 @@ class ProviderEmulator(UploadHost, MediaHost):
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024 * 1024)
+        app[VARIANTS] = self.variants
         for suffix in ENDPOINT_KINDS:
             app.router.add_post(API_PREFIX + suffix, self._handle_task_request)
         app.router.add_get(API_PREFIX + "generate/record-info", self._handle_record_info)
@@ -518,7 +528,7 @@ class ProviderEmulator(UploadHost, MediaHost):
             self.unknown_task_ids.append(task_id)
             return envelope(request, 400, f"Task not found: {task_id}")
         request[RECORD].task_id = task_id
-        return envelope(request, 200, "success", task.record_info(self.url))
+        return envelope(request, 200, "success", self.variants.record_info(task.record_info(self.url)))
 
     async def _handle_credit(self, request: web.Request) -> web.Response:
         return envelope(request, 200, "success", self.credits)

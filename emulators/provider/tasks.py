@@ -26,6 +26,7 @@ import mutagen
 
 from emulators.audio_fixtures import make_big_mp3, make_jpeg, make_mp3, mp3_duration
 from emulators.provider.rules import UPLOAD_KINDS
+from emulators.provider.variants import PayloadVariants
 
 __all__ = [
     "ADD_KINDS",
@@ -409,6 +410,7 @@ class TaskHost(Protocol):
     stage_delays: tuple[float, float, float]
     callback_retries: int
     callback_timeout: float
+    variants: PayloadVariants
 
     @property
     def http(self) -> aiohttp.ClientSession: ...
@@ -531,11 +533,12 @@ class _TaskRun:
         elif stage == "complete":
             tracks = self.task.tracks
         items = [t.callback_item(self.host.url) for t in tracks]
-        return {
+        payload = {
             "code": 200,
             "msg": STAGE_MESSAGES[stage],
             "data": {"callbackType": stage, "task_id": self.task.task_id, "data": items},
         }
+        return self.host.variants.callback(payload)
 
     def _fail(self, code: int, msg: str, *, status: str = "GENERATE_AUDIO_FAILED") -> None:
         task = self.task

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from emulators.provider.http import RECORD, envelope, json_object
 from emulators.provider.tasks import download_to, open_sink
+from emulators.provider.variants import PayloadVariants
 
 UPLOAD_PATHS = ("/api/file-stream-upload", "/api/file-base64-upload", "/api/file-url-upload")
 URL_UPLOAD_TIMEOUT = 30.0  # the upload host's documented fetch timeout
@@ -44,6 +45,8 @@ class UploadedFile:
 
 class UploadHost:
     """The upload-host half of ``ProviderEmulator``; see the module docstring."""
+
+    variants: PayloadVariants
 
     async def _handle_stream_upload(self, request: web.Request) -> web.Response:
         """Multipart: the file part goes straight to disk through a hash, never whole in memory."""
@@ -175,7 +178,7 @@ class UploadHost:
             "mimeType": uploaded.mime_type,
             "uploadedAt": uploaded.uploaded_at,
         }
-        return envelope(request, 200, "File uploaded successfully", data)
+        return envelope(request, 200, "File uploaded successfully", self.variants.upload(data))
 
     async def _handle_uploaded_file(self, request: web.Request) -> web.StreamResponse:
         uploaded = self.uploads.get(request.match_info["upload_id"])

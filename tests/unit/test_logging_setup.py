@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -9,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.ops.logging_setup import JsonFormatter, RedactSecrets, setup_logging
+from bot.ops.logging_setup import JsonFormatter, RedactSecrets, mask_secrets, setup_logging
+from bot.web.signing import Signer
 
 TOKEN = "123456:SECRET-part-of-the-token"
 KEY = "sk-provider-key-0000"
@@ -61,3 +63,62 @@ def test_debug_level_leaves_out_the_database_threads_call_log() -> None:
     setup_logging("DEBUG", "text")
     assert logging.getLogger("bot").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)
+
+
+def _attach(caplog: pytest.LogCaptureFixture) -> io.StringIO:
+    """The root handler's output in a buffer, and caplog's handler back beside it (setup replaces all)."""
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    root.handlers[0].setStream(buffer)  # type: ignore[attr-defined]
+    root.addHandler(caplog.handler)
+    return buffer
+
+
+@pytest.mark.usefixtures("root_logging")
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_tracebacks_are_masked_for_every_handler(fmt: str, caplog: pytest.LogCaptureFixture) -> None:
+    setup_logging("DEBUG", fmt, secrets=[TOKEN, KEY])
+    buffer = _attach(caplog)
+    try:
+        raise ConnectionError(f"cannot reach https://api.telegram.org/bot{TOKEN}/getMe (key {KEY})")
+    except ConnectionError:
+        logging.getLogger("bot.test").exception("request failed")
+    logs = buffer.getvalue() + caplog.text + "".join(r.getMessage() + str(r.exc_text) for r in caplog.records)
+    assert "ConnectionError" in logs and "request failed" in logs  # the traceback is there, masked
+    for secret in (TOKEN, TOKEN.split(":")[1], KEY):
+        assert secret not in logs
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_secrets_learnt_at_run_time_are_masked_from_then_on(caplog: pytest.LogCaptureFixture) -> None:
+    setup_logging("DEBUG", "text")
+    buffer = _attach(caplog)
+    generated = "generated-master-secret-0123456789abcdef"
+    mask_secrets(generated)
+    logging.getLogger("telegram.ext.ExtBot").debug("parameters {'secret_token': '%s'}", generated)
+    logging.getLogger("bot.test").info("as JSON %s, in a URL %s", json.dumps({"s": generated}), generated)
+    logs = buffer.getvalue() + caplog.text
+    assert "secret_token" in logs and generated not in logs
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_signed_tokens_keep_only_their_id(caplog: pytest.LogCaptureFixture) -> None:
+    setup_logging("DEBUG", "text")
+    buffer = _attach(caplog)
+    signer = Signer("s" * 32)
+    callback, file = signer.callback_token(42), signer.file_token(7, now=1_700_000_000)
+    log = logging.getLogger("aiohttp.access")
+    log.warning('"POST /callbacks/%s HTTP/1.1" 500', callback)
+    log.warning('"GET /files/%s HTTP/1.1" 403', file)
+    logs = buffer.getvalue() + caplog.text
+    assert callback not in logs and file not in logs
+    assert "/callbacks/42.***" in logs and "/files/7.1700003600.***" in logs
+    for token in (callback, file):
+        assert token.rsplit(".", 1)[1] not in logs
+
+
+def test_a_broken_format_string_is_left_for_logging_to_report() -> None:
+    entry = record("%s and %s", "only one")
+    assert RedactSecrets([TOKEN]).filter(entry)  # does not raise here
+    with pytest.raises(TypeError):
+        entry.getMessage()

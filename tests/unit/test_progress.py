@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -133,9 +134,25 @@ def test_wording_says_what_happened(code: int, words: str) -> None:
 def test_our_own_failure_codes() -> None:
     assert "cannot be reached" in failure_text(EN, CODE_UNREACHABLE)
     assert "restart" in failure_text(EN, CODE_INTERRUPTED)
-    unknown = failure_text(EN, 777)
-    assert "777" in unknown
-    assert "?" in failure_text(EN, None)
+    assert failure_text(EN, 777) == failure_text(EN, None)  # one generic wording, whatever the code
+
+
+# Codes the person could meet: the provider's, undocumented ones, and ours for lost or unreadable answers.
+SHOWN_CODES = [None, 0, 200, 400, 405, 430, 455, 500, 502, 503, 504, 599, 777, 1004, 1005, 99999]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("code", SHOWN_CODES)
+def test_the_person_never_sees_a_code(code: int | None, language: str) -> None:
+    text = failure_text(Texts(language), code)
+    assert text and "{" not in text
+    assert not re.search(r"\d{3}", text), text  # a connection error once showed "code 599"
+    assert "?" not in text
+
+
+def test_busy_is_one_wording_whichever_limit_said_so() -> None:
+    assert failure_text(EN, 405) == failure_text(EN, 430)
+    assert "try again in a minute" in failure_text(EN, 405)
 
 
 def test_failed_task_shows_the_failure_and_no_bar() -> None:

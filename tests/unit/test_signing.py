@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 
 import pytest
 
@@ -121,3 +122,48 @@ def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert signer.verify_callback(signer.callback_token(task_id)) == task_id
     assert signer.remembered == 3
     assert signer.verify_callback(signer.callback_token(1)) == 1  # forgotten, so checked again: still valid
+
+
+def _mac_of(token: str) -> str:
+    return token.rsplit(".", 1)[1]
+
+
+def test_absurd_file_tokens_are_refused_quickly() -> None:
+    signer = Signer(SECRET)
+    mac = _mac_of(signer.file_token(1, ttl=60, now=40))  # a valid MAC for upload 1, expiry 100
+    absurd = [
+        f"1.{'9' * 5000}.{mac}",  # int() of this raises, after a long parse: once a 500 with a traceback
+        f"1.{'9' * 13}.{mac}",
+        f"{'9' * 5000}.100.{mac}",
+        f"1.100.{mac * 200}",
+        f"1.0100.{mac}",  # a leading zero: another spelling of the same expiry
+        f"01.100.{mac}",
+        f"1.100.{mac[:-1]}!",
+        f"1.100.{mac}=",
+        "1." * 3000 + mac,
+    ]
+    for token in absurd:
+        started = time.perf_counter()
+        assert signer.verify_file(token, now=0) is None, token[:40]
+        assert time.perf_counter() - started < 0.05, token[:40]
+    assert signer.verify_file(f"1.100.{mac}", now=0) == 1  # the same MAC, spelt canonically
+
+
+def test_absurd_callback_tokens_are_refused_quickly() -> None:
+    signer = Signer(SECRET)
+    mac = _mac_of(signer.callback_token(1))
+    absurd = [
+        f"01.{mac}",  # a leading zero: another spelling of task 1
+        f"{'0' * 17}1.{mac}",
+        f"{'9' * 5000}.{mac}",
+        f"1.{mac * 200}",
+        f"1.{mac}.{mac}",
+        f"1.{mac}\x00",
+        "." * 10_000,
+        "1" * 100_000,
+    ]
+    for token in absurd:
+        started = time.perf_counter()
+        assert signer.verify_callback(token) is None, token[:40]
+        assert time.perf_counter() - started < 0.05, token[:40]
+    assert signer.verify_callback(f"1.{mac}") == 1
