@@ -61,6 +61,7 @@ def schedule_housekeeping(application: Application, settings: Settings, storage:
             settings.data_dir,
             upload_retention=settings.upload_retention_hours * 3600,
             event_retention=settings.event_retention_days * 86400,
+            prompt_retention=settings.prompt_retention_days * 86400,
         )
 
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"

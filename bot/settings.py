@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     credits_check_interval: float = Field(300.0, alias="CREDITS_CHECK_INTERVAL", gt=0)
     upload_retention_hours: float = Field(24.0, alias="UPLOAD_RETENTION_HOURS", gt=0)
     event_retention_days: float = Field(30.0, alias="EVENT_RETENTION_DAYS", gt=0)
+    # People's prompts and lyrics are kept this long after their task ended, then pruned (counts stay).
+    prompt_retention_days: float = Field(30.0, alias="PROMPT_RETENTION_DAYS", gt=0)
     # Tracks whose URL has one of these schemes are sent by URL for Telegram to fetch (empty: never).
     # Telegram fetches from the public internet, so production takes https only; the emulators widen it.
     delivery_url_schemes: Annotated[tuple[str, ...], NoDecode] = Field(

@@ -17,13 +17,24 @@ from handlers.admin import admin_handlers
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.cancel import nothing_to_cancel
 from handlers.errors import on_error
-from handlers.forms import expired, forms_conversation
+from handlers.forms import forms_conversation
+from handlers.privacy import forget, forget_chosen
+from handlers.screen import screen
 from handlers.start import help_command, language, language_chosen, start, status
+from handlers.unknown import (
+    closed_question_button,
+    unknown_button,
+    unknown_command,
+    unknown_media,
+    unknown_text,
+)
 
 
 def register_handlers(application: Application, *, admin_ids: list[int]) -> None:  # type: ignore[type-arg]
-    # Order matters. Group -1 runs first for every update: it records the person and stops anyone the
-    # operator has not let in, so no handler below needs its own access check.
+    # Order matters. Group -2 runs first for every update: it stops what nobody addressed to the bot
+    # (group chatter, edits, channel posts) before anything is stored. Group -1 then records the person
+    # and stops anyone the operator has not let in, so no handler below needs its own access check.
+    application.add_handler(TypeHandler(Update, screen), group=-2)
     application.add_handler(TypeHandler(Update, gate), group=-1)
     # The question flows come first so that, while a question is open, its answers and /cancel go there.
     application.add_handler(forms_conversation())
@@ -35,15 +46,21 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
         ("status", status),
         ("language", language),
         ("cancel", nothing_to_cancel),
+        ("forget", forget),
     ):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(language_chosen, pattern=r"^lang:"))
+    application.add_handler(CallbackQueryHandler(forget_chosen, pattern=r"^forget:(yes|no)$"))
     for handler in admin_handlers(admin_ids):
         application.add_handler(handler)
     # Not blocking: while a file is fetched and checked, the person's other updates go on (and a second
     # file meanwhile is told "one at a time" instead of waiting in their line).
     application.add_handler(MessageHandler(AUDIO_MESSAGES, receive_audio, block=False))
-    # Last: an answer or a button with no open question (after a restart, say) gets "please start again".
-    application.add_handler(CallbackQueryHandler(expired, pattern=r"^ans:"))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, expired))
+    # Last: what nothing above took gets an answer that fits what the person did, and every button an
+    # answer, so its spinner stops.
+    application.add_handler(CallbackQueryHandler(closed_question_button, pattern=r"^ans:"))
+    application.add_handler(CallbackQueryHandler(unknown_button))
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_handler(MessageHandler(filters.TEXT, unknown_text))
+    application.add_handler(MessageHandler(~filters.StatusUpdate.ALL, unknown_media))
     application.add_error_handler(on_error)

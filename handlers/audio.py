@@ -66,7 +66,7 @@ async def receive_audio(update: Update, context: BotContext) -> None:
         await reply(update, texts("intake.format"))
         return
     try:
-        upload = await services.intake.accept(person.user_id, person.chat_id, incoming)
+        upload = await services.intake.accept(person.user_id, message.chat_id, incoming)
     except IntakeRefused as refused:
         services.metrics.tasks_refused.labels(reason=f"intake_{refused.key.split('.')[-1]}").inc()
         values = dict(refused.values)

@@ -26,6 +26,7 @@ COMMANDS = (
     Command("language"),
     Command("help"),
     Command("cancel"),
+    Command("forget"),
     Command("credits", admin=True),
     Command("stats", admin=True),
     Command("broadcast", admin=True),

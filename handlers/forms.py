@@ -2,9 +2,12 @@
 
 One question at a time; defaults are buttons; /cancel leaves; a new audio file starts over with that
 file. The conversation state and the person's Draft are persistent (bot/telegram/persistence.py keeps
-them in the database), so after a restart the next answer carries on with the open question. Only an
-answer with no open question, or one whose stored draft this version can no longer read, lands in
-`expired` (handlers registered after this one) and the person is asked to start again.
+them in the database), so after a restart the next answer carries on with the open question.
+
+Conversations are per chat and person (PTB's default key), the Draft per person: it remembers the chat
+it was asked in, so an answer in one chat never continues a question opened in another. An answer whose
+draft is missing (its stored form could not be read, or another chat's question replaced it) is told
+the question is closed; text with no question open at all goes to handlers/unknown.py.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import warnings
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
@@ -36,6 +40,7 @@ from bot.services import BotContext, services_of
 from bot.tasks.service import TaskRefused
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
+from handlers.privacy import forget
 from storage.models import TaskKind
 
 log = logging.getLogger(__name__)
@@ -65,16 +70,32 @@ def _keyboard(texts: Texts, question: Question, draft: Draft) -> InlineKeyboardM
 
 
 async def _ask(update: Update, texts: Texts, question: Question, draft: Draft) -> int:
-    await reply(
-        update,
-        texts(question.ask_key, **question.ask_values(draft)),
-        reply_markup=_keyboard(texts, question, draft),
-    )
+    text = texts(question.ask_key, **question.ask_values(draft))
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        # In a group the bot hears only replies to its own messages (handlers/screen.py).
+        text = f"{text}\n\n{texts('form.reply_in_group')}"
+    await reply(update, text, reply_markup=_keyboard(texts, question, draft))
     return ASKING
+
+
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    assert chat is not None  # handlers/access.py stops updates without a chat
+    return chat.id
+
+
+def _open_draft(update: Update, context: BotContext) -> Draft | None:
+    """The person's draft if it belongs to a question asked in this chat."""
+    draft = context.user_data.draft
+    if draft is None or (draft.chat_id is not None and draft.chat_id != _chat_id(update)):
+        return None
+    return draft
 
 
 async def _begin(update: Update, context: BotContext, draft: Draft) -> int:
     texts = Texts((await person_of(update, context)).locale)
+    draft.chat_id = _chat_id(update)
     context.user_data.draft = draft
     question = current_question(FLOWS[draft.flow], draft)
     assert question is not None
@@ -97,7 +118,9 @@ async def _submit(update: Update, context: BotContext, flow: Flow, draft: Draft,
     person = await person_of(update, context)
     try:
         request = flow.build(draft)
-        await services.tasks.create(person, flow.kind, request, upload_id=draft.upload_id)
+        await services.tasks.create(
+            person, flow.kind, request, chat_id=_chat_id(update), upload_id=draft.upload_id
+        )
     except InvalidRequest as invalid:
         await reply(update, explain_problems(texts, invalid.problems, field_names=_field_names(flow)))
         await reply(update, texts("form.start_again"))
@@ -115,7 +138,7 @@ def _field_names(flow: Flow) -> dict[str, str]:
 async def generate(update: Update, context: BotContext) -> int:
     """`/generate <description>` starts at once; `/generate` alone asks for the description."""
     services = services_of(context)
-    draft = Draft(flow="generate", model=services.settings.suno_model)
+    draft = Draft(flow="generate", model=services.settings.suno_model, chat_id=_chat_id(update))
     description = " ".join(context.args or []).strip()
     if not description:
         return await _begin(update, context, draft)
@@ -199,21 +222,20 @@ async def _typed(update: Update, context: BotContext, draft: Draft, text: str) -
 
 
 async def text_answer(update: Update, context: BotContext) -> int:
-    draft = context.user_data.draft
+    draft = _open_draft(update, context)
     message = update.effective_message
     if draft is None or message is None:
-        return await expired(update, context)
+        return await question_lost(update, context)
     return await _typed(update, context, draft, message.text or "")
 
 
 async def button_answer(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None
-    draft = context.user_data.draft
-    texts = Texts((await person_of(update, context)).locale)
+    draft = _open_draft(update, context)
     if draft is None:
-        await query.answer(texts("form.start_again"), show_alert=True)
-        return END
+        return await question_lost(update, context)
+    texts = Texts((await person_of(update, context)).locale)
     _, step, index = query.data.split(":")
     flow = FLOWS[draft.flow]
     try:
@@ -244,13 +266,21 @@ async def cancel(update: Update, context: BotContext) -> int:
     return END
 
 
-async def expired(update: Update, context: BotContext) -> int:
-    """An answer or a button with no open question: it ended, or its stored draft could not be read."""
+async def question_lost(update: Update, context: BotContext) -> int:
+    """An answer to a question open here whose draft is gone: unreadable after an upgrade, or replaced
+    by a question the person opened in another chat."""
     texts = Texts((await person_of(update, context)).locale)
     if update.callback_query is not None:
-        await update.callback_query.answer(texts("form.start_again"), show_alert=True)
+        await update.callback_query.answer(texts("form.closed"), show_alert=True)
     else:
-        await reply(update, texts("form.start_again"))
+        await reply(update, texts("form.lost"))
+    return END
+
+
+async def forget_in_question(update: Update, context: BotContext) -> int:
+    """/forget while a question is open: the question ends, its answers are among what goes."""
+    context.user_data.draft = None
+    await forget(update, context)
     return END
 
 
@@ -271,7 +301,7 @@ def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
                 MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, not_text),
             ]
         },
-        fallbacks=[CommandHandler("cancel", cancel)],
+        fallbacks=[CommandHandler("cancel", cancel), CommandHandler("forget", forget_in_question)],
         name="forms",  # the persistence's key for this handler's states: renaming it forgets them
         persistent=True,
         allow_reentry=True,

@@ -77,7 +77,7 @@ class Record(BaseModel):
 
 class Person(Record):
     user_id: int
-    chat_id: int
+    chat_id: int | None = None  # their private chat with the bot; a task keeps the chat it was asked in
     first_name: str = ""
     username: str | None = None
     language: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from storage.db import Database
 from storage.models import Person
 
@@ -13,14 +15,18 @@ class PeopleRepository:
     async def seen(
         self,
         user_id: int,
-        chat_id: int,
+        private_chat_id: int | None,
         *,
         first_name: str,
         username: str | None,
         language: str | None,
         now: float,
     ) -> Person:
-        """Record that a person wrote to the bot; returns their row."""
+        """Record that a person wrote to the bot; returns their row.
+
+        `private_chat_id` is their private chat with the bot when they wrote there, None when they wrote
+        in a group: a group never replaces the private chat already kept.
+        """
         async with self._db.transaction() as conn:
             await conn.execute(
                 """
@@ -28,11 +34,13 @@ class PeopleRepository:
                     (user_id, chat_id, first_name, username, language, created_at, last_seen_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (user_id) DO UPDATE SET
-                    chat_id = excluded.chat_id, first_name = excluded.first_name,
+                    chat_id = COALESCE(excluded.chat_id, people.chat_id), first_name = excluded.first_name,
                     username = excluded.username, language = excluded.language,
-                    last_seen_at = excluded.last_seen_at, bot_blocked = 0
+                    last_seen_at = excluded.last_seen_at,
+                    -- writing in a group says nothing about their private chat being unblocked
+                    bot_blocked = CASE WHEN excluded.chat_id IS NULL THEN people.bot_blocked ELSE 0 END
                 """,
-                (user_id, chat_id, first_name, username, language, now, now),
+                (user_id, private_chat_id, first_name, username, language, now, now),
             )
             cursor = await conn.execute("SELECT * FROM people WHERE user_id = ?", (user_id,))
             row = await cursor.fetchone()
@@ -46,10 +54,10 @@ class PeopleRepository:
         """Persist an admin's /allow or /block, creating the row for someone who never wrote yet."""
         await self._db.execute(
             """
-            INSERT INTO people (user_id, chat_id, access, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO people (user_id, access, created_at, last_seen_at) VALUES (?, ?, ?, ?)
             ON CONFLICT (user_id) DO UPDATE SET access = excluded.access
             """,
-            (user_id, user_id, access, now, now),
+            (user_id, access, now, now),
         )
 
     async def set_language(self, user_id: int, language: str | None) -> None:
@@ -58,7 +66,13 @@ class PeopleRepository:
         )
 
     async def mark_bot_blocked(self, chat_id: int) -> None:
-        await self._db.execute("UPDATE people SET bot_blocked = 1 WHERE chat_id = ?", (chat_id,))
+        """Telegram refuses the chat: the person blocked the bot, or a group removed it."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE people SET bot_blocked = 1 WHERE chat_id = ?", (chat_id,))
+            conn.execute("UPDATE chats SET removed = 1 WHERE chat_id = ?", (chat_id,))
+
+        await self._db.run_transaction(work)
 
     async def mark_bot_unblocked(self, chat_id: int) -> None:
         await self._db.execute("UPDATE people SET bot_blocked = 0 WHERE chat_id = ?", (chat_id,))

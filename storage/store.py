@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.broadcasts import BroadcastRepository
+from storage.chats import ChatRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.events import EventRepository
 from storage.kv import KeyValueRepository
 from storage.people import PeopleRepository
+from storage.privacy import PrivacyRepository
 from storage.tasks import TaskRepository
 from storage.uploads import UploadRepository
 from storage.work import WorkRepository
@@ -26,6 +28,8 @@ class Storage:
         self.work = WorkRepository(self.db)
         self.conversations = ConversationRepository(self.db)
         self.broadcasts = BroadcastRepository(self.db)
+        self.chats = ChatRepository(self.db)
+        self.privacy = PrivacyRepository(self.db)
 
     async def open(self) -> None:
         """Open the file and bring its schema up to date."""

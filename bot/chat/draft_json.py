@@ -32,6 +32,7 @@ def draft_to_json(draft: Draft) -> dict[str, Any]:
         "default_style": draft.default_style,
         "answers": {name: answer_to_json(name, value) for name, value in draft.answers.items()},
         "step": draft.step,
+        "chat_id": draft.chat_id,
     }
 
 
@@ -62,7 +63,8 @@ def draft_from_json(value: object) -> Draft:
         "answers",
         "step",
     }
-    if set(value) != expected:
+    # `chat_id` came later: a draft stored without it is still read (it then fits any chat).
+    if set(value) - {"chat_id"} != expected:
         raise StoredDraftInvalid(f"fields {sorted(set(value) ^ expected)} unexpected or missing")
     flow = FLOWS.get(_typed(value, "flow", str))
     if flow is None:
@@ -87,6 +89,7 @@ def draft_from_json(value: object) -> Draft:
         default_style=_typed(value, "default_style", str),
         answers={name: answer_from_json(name, answer) for name, answer in answers.items()},
         step=step,
+        chat_id=_optional(value, "chat_id", int) if "chat_id" in value else None,
     )
 
 

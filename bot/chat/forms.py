@@ -68,6 +68,7 @@ class Draft:
     default_style: str = ""
     answers: dict[str, Any] = field(default_factory=dict)
     step: int = 0
+    chat_id: int | None = None  # the chat the question was asked in (None: stored before this was kept)
 
 
 @dataclass(frozen=True)

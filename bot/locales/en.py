@@ -19,7 +19,8 @@ MESSAGES: dict[str, str] = {
         "Extend under any song I sent — continue that song\n"
         "/status — your recent songs and where they are\n"
         "/language — choose the language I speak\n"
-        "/cancel — leave any question"
+        "/cancel — leave any question\n"
+        "/forget — delete what I keep about you"
     ),
     "commands.start": "What I can do",
     "commands.generate": "Make a song from a description",
@@ -37,6 +38,20 @@ MESSAGES: dict[str, str] = {
         "an audio file to cover or extend it. Press Start to begin."
     ),
     "bot.short_description": "Songs made with AI from a few words, your lyrics or your own audio.",
+    # Privacy: /forget
+    "commands.forget": "Delete what I keep about you",
+    "privacy.confirm": "This deletes what I keep about you: your descriptions and lyrics, your songs' "
+    "details, the audio you sent, any open question and your settings. Only counts without content "
+    "stay (how many songs were made each day). Messages in this chat stay in Telegram; you can delete "
+    "them there. Delete it now?",
+    "privacy.yes": "Delete my data",
+    "privacy.no": "Keep it",
+    "privacy.done": "Done: I deleted what I kept about you (songs: {tasks}, audio files: {uploads}). "
+    "Write to me any time to start afresh.",
+    "privacy.kept": "Nothing was deleted.",
+    "privacy.busy": "A song of yours is still being made. Please wait until it is done, then send /forget "
+    "again.",
+    "privacy.private_only": "Please send /forget in our private chat, so that only you can confirm it.",
     # Generate
     "form.need_text": "Please answer with text or one of the buttons, or /cancel.",
     "cancelled": "Cancelled. Send /generate or an audio file whenever you like.",
@@ -80,10 +95,22 @@ MESSAGES: dict[str, str] = {
     "form.model_choose": "Please choose one of: {models}.",
     "form.continue_at_range": "Please send a point after 0 and before the end ({limit} s), like 75 or 1:15.",
     "form.stale_button": "That question was already answered.",
-    "form.start_again": "I wasn't expecting that. If you were answering one of my questions, it has "
-    "expired (I may have restarted): please start again with /generate, /custom or by sending the audio. "
+    "form.start_again": "Please start again with /generate, /custom or by sending the audio. "
     "/help shows everything.",
     "form.cannot_extend": "I can't extend that track. Please extend one of your own recent songs.",
+    # Chats of every type, edits and unknown input
+    "form.lost": "The question you were answering here is closed (you started another one in another chat, "
+    "or I could not keep it through an update): please start again with /generate, /custom or by sending "
+    "the audio.",
+    "form.closed": "This question is closed. Start again with /generate, /custom or by sending the audio.",
+    "form.reply_in_group": "(In a group, answer by replying to this message.)",
+    "unknown.text": "I make songs. Try /generate a calm lo-fi song about rain, /custom for your own lyrics, "
+    "or send me an audio file. /help shows everything.",
+    "unknown.command": "I don't know that command. I know /generate, /custom, /status, /language, /forget, "
+    "/cancel and /help.",
+    "unknown.media": "I can only work with audio: send an MP3, M4A, WAV, FLAC or OGG file or a voice note, "
+    "or make a song with /generate. /help shows everything.",
+    "button.unknown": "This button doesn't work any more.",
     # Request problems
     "problem.required": "{field} is missing: please add it.",
     "problem.too_long": "{field} is too long: {actual} characters, at most {limit}. Please shorten it.",

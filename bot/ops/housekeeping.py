@@ -1,5 +1,5 @@
 """Keeping the disk and the database bounded: old uploads, stray temporary audio, old events, abandoned
-questions."""
+questions; and people's words (prompts, lyrics) not kept longer than PROMPT_RETENTION_DAYS."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Swept:
     events: int = 0
     questions: int = 0
     work: int = 0
+    prompts: int = 0
 
 
 async def sweep(
@@ -34,6 +35,7 @@ async def sweep(
     *,
     upload_retention: float,
     event_retention: float,
+    prompt_retention: float = float("inf"),
     now: float | None = None,
 ) -> Swept:
     now = time.time() if now is None else now
@@ -47,15 +49,18 @@ async def sweep(
     swept.questions = await storage.conversations.prune(older_than=now - QUESTION_RETENTION)
     # Finished work is kept as long as events, for the same questions afterwards ("was it sent? when?").
     swept.work = await storage.work.prune(older_than=now - event_retention)
-    if swept.uploads or swept.temp_files or swept.events or swept.questions or swept.work:
+    # Counted from the task's end, and only for ended tasks: a running task still needs its request.
+    swept.prompts = await storage.privacy.prune_words(ended_before=now - prompt_retention)
+    if swept.uploads or swept.temp_files or swept.events or swept.questions or swept.work or swept.prompts:
         log.info(
             "housekeeping removed %d uploads, %d temporary files, %d old events, %d abandoned question rows, "
-            "%d finished work items",
+            "%d finished work items, the prompts and lyrics of %d tasks",
             swept.uploads,
             swept.temp_files,
             swept.events,
             swept.questions,
             swept.work,
+            swept.prompts,
         )
     return swept
 

@@ -110,9 +110,18 @@ class TaskService:
         return user_id in self._quotas.admins
 
     async def create(
-        self, person: Person, kind: TaskKind, request: ProviderRequest, *, upload_id: int | None = None
+        self,
+        person: Person,
+        kind: TaskKind,
+        request: ProviderRequest,
+        *,
+        chat_id: int,
+        upload_id: int | None = None,
     ) -> Task:
-        """Accept a validated request: check quotas, then store it with its submission and progress work."""
+        """Accept a validated request: check quotas, then store it with its submission and progress work.
+
+        `chat_id` is the chat it was asked in (a group, or the person's private chat): its progress and
+        tracks go there."""
         follow_up = self._life.follow_up()
         async with self._user_locks.hold(person.user_id):  # quota check and insert as one step per person
             if not self.is_admin(person.user_id):
@@ -120,7 +129,7 @@ class TaskService:
             params = request.model_dump(by_alias=True, exclude_none=True)
             task = await self._storage.tasks.create(
                 user_id=person.user_id,
-                chat_id=person.chat_id,
+                chat_id=chat_id,
                 kind=kind,
                 params=params,
                 model=getattr(request, "model", None),
@@ -166,7 +175,7 @@ class TaskService:
     async def welcome_back(self, user_id: int) -> None:
         """A person who had blocked the bot wrote again: send what they missed."""
         person = await self._storage.people.get(user_id)
-        if person is None:
+        if person is None or person.chat_id is None:
             return
         if await self._storage.work.reopen_failed(Kind.DELIVER, chat_id=person.chat_id, now=self._now()):
             self.queue.wake()

@@ -53,8 +53,10 @@ REQUEST_CLASSES: dict[TaskKind, type[ProviderRequest]] = {
     TaskKind.ADD_VOCALS: AddVocalsRequest,
     TaskKind.ADD_INSTRUMENTAL: AddInstrumentalRequest,
 }
-# A polling-only client must still send a valid callBackUrl (provider-api.md §1); nothing of ours is there.
-POLLING_CALLBACK_URL = "https://example.com/suno-callback"
+# A polling-only client must still send a valid callBackUrl (provider-api.md §1). A reserved `.invalid`
+# name (RFC 2606) never resolves, so the provider's callbacks, which repeat people's prompts and lyrics,
+# reach nobody instead of a third party's domain.
+POLLING_CALLBACK_URL = "https://callbacks.invalid/none"
 FILE_TOKEN_TTL = 3600.0
 # The provider's first callback (lyrics) usually comes within a minute; ten leave room for a slow day.
 ADOPT_WINDOW = 600.0

@@ -37,6 +37,7 @@ import aiohttp
 from aiohttp import web
 
 from emulators.connection import NO_ANSWER, reset_connection
+from emulators.telegram.groups import GroupActions, removed_from
 from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key, probe_duration
 from emulators.telegram.outage import Outage, OutageMode, bad_gateway
 from emulators.telegram.requests import (
@@ -111,7 +112,7 @@ class _Callback:
     answered: bool = False
 
 
-class TelegramEmulator(BotApiMethods, WebhookSender):
+class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions):
     """See the module docstring. Not thread-safe: use it from the event loop that started it.
 
     Scripted faults, each answered the way the real service answers it:
@@ -262,10 +263,23 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
     # ----------------------------------------------------------------------------------------------
 
     async def user_sends_text(
-        self, user_id: int, text: str, *, first_name: str = "Alice", language_code: str = "en"
+        self,
+        user_id: int,
+        text: str,
+        *,
+        first_name: str = "Alice",
+        language_code: str = "en",
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        via_bot: bool = False,
     ) -> dict[str, Any]:
-        chat = self._ensure_chat(user_id, first_name, language_code)
-        raw = self.store.user_message_raw(chat)
+        """The person sends `text` in their private chat, or in the group `chat_id`; `reply_to`: the id of
+        the message it replies to; `via_bot`: it is a result the person picked from the bot's inline mode."""
+        chat, sender = self._chat_and_sender(user_id, first_name, language_code, chat_id)
+        raw = self.store.user_message_raw(chat, sender)
+        self._reply_to(raw, chat, reply_to)
+        if via_bot:
+            raw["via_bot"] = self.store.bot_user()
         raw["text"] = text
         entities = command_entities(text)
         if entities:
@@ -288,14 +302,17 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         performer: str | None = None,
         caption: str | None = None,
         language_code: str = "en",
+        chat_id: int | None = None,
+        reply_to: int | None = None,
     ) -> dict[str, Any]:
-        chat = self._ensure_chat(user_id, None, language_code)
+        chat, sender = self._chat_and_sender(user_id, None, language_code, chat_id)
         stored = await self._store_bytes(data, kind, file_name, mime_type)
         if duration is None and kind != "document":
             duration = await asyncio.to_thread(probe_duration, data)
         stored.meta = {"duration": duration or 0, "title": title, "performer": performer}
         media = self.store.media_api_dict(kind, stored)
-        raw = self.store.user_message_raw(chat)
+        raw = self.store.user_message_raw(chat, sender)
+        self._reply_to(raw, chat, reply_to)
         raw[kind] = media
         if caption:
             raw["caption"] = caption
@@ -312,12 +329,22 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         return raw
 
     async def user_presses_button(
-        self, user_id: int, message_id: int, callback_data: str, *, require_button: bool = True
+        self,
+        user_id: int,
+        message_id: int,
+        callback_data: str,
+        *,
+        require_button: bool = True,
+        chat_id: int | None = None,
     ) -> str:
-        chat = self.store.chats.get(user_id)
-        message = self.store.message(user_id, message_id) if chat else None
-        if chat is None or message is None:
-            raise ValueError(f"chat {user_id} has no message {message_id} to press a button on")
+        """The person presses a button under a bot message in their private chat, or in group `chat_id`
+        (anyone in a group can press any button there)."""
+        where = user_id if chat_id is None else chat_id
+        chat = self.store.chats.get(where)
+        person = self.store.people.get(user_id)
+        message = self.store.message(where, message_id) if chat else None
+        if chat is None or message is None or person is None:
+            raise ValueError(f"chat {where} has no message {message_id} for user {user_id} to press")
         if require_button and callback_data not in message.button_data():
             # A person can only press buttons the bot currently shows; a missing one is a bot bug.
             raise ValueError(
@@ -332,9 +359,31 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
             "callback_query",
             {
                 "id": query_id,
-                "from": chat.user_dict(),
+                "from": person.user_dict(),
                 "message": message.raw,
                 "chat_instance": str(-chat.id * 7919),
+                "data": callback_data,
+            },
+        )
+        return query_id
+
+    async def user_presses_inline_button(
+        self, user_id: int, inline_message_id: str, callback_data: str
+    ) -> str:
+        """The person presses a button on a message sent in inline mode (in any chat): the query carries
+        `inline_message_id` and no `message`, as on the real server."""
+        person = self._ensure_person(user_id, None, None)
+        query_id = str(self._next_callback_id)
+        self._next_callback_id += 1
+        self._callbacks[query_id] = _Callback(user_id, 0, callback_data)
+        self._emit("user_callback", user_id, None, callback_data)
+        self._enqueue_update(
+            "callback_query",
+            {
+                "id": query_id,
+                "from": person.user_dict(),
+                "inline_message_id": inline_message_id,
+                "chat_instance": str(hash(inline_message_id) % 10**18),
                 "data": callback_data,
             },
         )
@@ -629,7 +678,7 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
         if chat is None:  # a chat exists once the person wrote to the bot; @usernames are never private
             raise bad_request("chat not found")
         if chat.blocked:
-            raise ApiError(403, BLOCKED)
+            raise ApiError(403, BLOCKED if chat.type == "private" else removed_from(chat))
         return chat
 
     async def _serve_file(self, rest: str) -> web.StreamResponse:
@@ -655,23 +704,50 @@ class TelegramEmulator(BotApiMethods, WebhookSender):
     # Chat model and update queue
     # ----------------------------------------------------------------------------------------------
 
-    def _ensure_chat(self, user_id: int, first_name: str | None, language_code: str | None) -> ChatInfo:
+    def _ensure_person(self, user_id: int, first_name: str | None, language_code: str | None) -> ChatInfo:
+        """The person, known from now on, without opening a private chat with the bot."""
         if user_id <= 0:
-            raise ValueError("the emulator models private chats only: user ids are positive")
-        chat = self.store.chats.get(user_id)
-        if chat is None:
-            chat = ChatInfo(user_id, first_name or "Alice", language_code)
+            raise ValueError("user ids are positive (negative ids are groups and channels)")
+        person = self.store.people.get(user_id)
+        if person is None:
+            person = self.store.people[user_id] = ChatInfo(user_id, first_name or "Alice", language_code)
+            return person
+        if first_name:
+            person.first_name = first_name
+        if language_code:
+            person.language_code = language_code
+        return person
+
+    def _ensure_chat(self, user_id: int, first_name: str | None, language_code: str | None) -> ChatInfo:
+        chat = self._ensure_person(user_id, first_name, language_code)
+        if user_id not in self.store.chats:
             self.store.chats[user_id] = chat
             self.store.messages[user_id] = []
             return chat
-        if first_name:
-            chat.first_name = first_name
-        if language_code:
-            chat.language_code = language_code
         if chat.blocked:
             # Writing to a bot one blocked means unblocking it first, which the bot hears about.
             self.unblock_bot(user_id)
         return chat
+
+    def _chat_and_sender(
+        self, user_id: int, first_name: str | None, language_code: str | None, chat_id: int | None
+    ) -> tuple[ChatInfo, ChatInfo | None]:
+        """Where a person's message goes and, in a group, who sent it."""
+        if chat_id is None or chat_id == user_id:
+            return self._ensure_chat(user_id, first_name, language_code), None
+        group = self.store.chats.get(chat_id)
+        if group is None or group.type not in ("group", "supergroup"):
+            raise ValueError(f"no group {chat_id}: create it with create_group() first")
+        return group, self._ensure_person(user_id, first_name, language_code)
+
+    def _reply_to(self, raw: dict[str, Any], chat: ChatInfo, message_id: int | None) -> None:
+        if message_id is None:
+            return
+        target = self.store.message(chat.id, message_id)
+        if target is None:
+            raise ValueError(f"chat {chat.id} has no message {message_id} to reply to")
+        # The replied-to message is included without its own reply_to_message, as the server does.
+        raw["reply_to_message"] = {k: v for k, v in target.raw.items() if k != "reply_to_message"}
 
     def _enqueue_update(self, kind: str, payload: dict[str, Any]) -> None:
         allowed = self._allowed_updates

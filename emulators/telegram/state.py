@@ -228,7 +228,7 @@ class StoredFile:
     number: int
     file_id: str
     file_unique_id: str
-    kind: str  # audio, voice, document, thumbnail
+    kind: str  # audio, voice, document, thumbnail, photo
     size: int | None
     sha256: str | None
     path: Path | None = None
@@ -248,21 +248,34 @@ class StoredFile:
             "voice": ("voice", ".oga"),
             "document": ("documents", ""),
             "thumbnail": ("thumbnails", ".jpg"),
+            "photo": ("photos", ".jpg"),
         }[self.kind]
         ext = Path(self.file_name or "").suffix.lower() or default_ext
         return f"{folder}/file_{self.number}{ext}"
 
 
+ChatType = Literal["private", "group", "supergroup", "channel"]
+
+
 @dataclass
 class ChatInfo:
+    """A chat. A private chat's id is its person's user id, and it also stands for that person (their
+    name and language); a group's, supergroup's or channel's id is negative and it has a title."""
+
     id: int
     first_name: str
     language_code: str | None
+    # For a private chat, the person blocked the bot; for the others, the bot is not in it (any more).
     blocked: bool = False
     next_message_id: int = 1
+    type: ChatType = "private"
+    title: str | None = None
+    bot_status: str = "member"  # a group's view of the bot: member, left or kicked
 
     def api_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": "private", "first_name": self.first_name}
+        if self.type == "private":
+            return {"id": self.id, "type": "private", "first_name": self.first_name}
+        return {"id": self.id, "type": self.type, "title": self.title or ""}
 
     def user_dict(self) -> dict[str, Any]:
         user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
@@ -717,17 +730,22 @@ def _trim(plain: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[st
 
 
 def command_entities(text: str) -> list[dict[str, Any]]:
-    """Telegram clients mark /commands in what the person types; PTB's CommandHandler relies on it."""
+    """Telegram marks /commands (`/start@jobs_bot` too) and @username mentions in what a person sends;
+    PTB's CommandHandler relies on the former. In order of offset, as the server sends them."""
     entities = []
-    for match in re.finditer(r"(?:^|(?<=\s))/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?", text):
-        entities.append(
-            {
-                "type": "bot_command",
-                "offset": utf16_len(text[: match.start()]),
-                "length": utf16_len(match.group(0)),
-            }
-        )
-    return entities
+    for kind, pattern in (
+        ("bot_command", r"(?:^|(?<=\s))/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?"),
+        ("mention", r"(?:^|(?<=[\s(]))@[A-Za-z0-9_]{5,32}\b"),
+    ):
+        for match in re.finditer(pattern, text):
+            entities.append(
+                {
+                    "type": kind,
+                    "offset": utf16_len(text[: match.start()]),
+                    "length": utf16_len(match.group(0)),
+                }
+            )
+    return sorted(entities, key=lambda entity: entity["offset"])
 
 
 def check_text(text: str) -> None:
@@ -917,6 +935,9 @@ class ChatStore:
         self.files: dict[str, StoredFile] = {}
         self.files_by_path: dict[str, StoredFile] = {}
         self.file_counter = 0
+        # Every person the emulator knows, by user id: the ChatInfo of their private chat, which is in
+        # `chats` only once they opened it (a person may write in a group without ever doing so).
+        self.people: dict[int, ChatInfo] = {}
 
     def message(self, chat_id: int, message_id: int) -> ChatMessage | None:
         """A message still in the chat (not deleted)."""
@@ -989,7 +1010,11 @@ class ChatStore:
             "sent_by": sent_by,  # how the bot sent it: "upload", "url" or "file_id"; None for a person's
         }
 
-    def member_change(self, chat: ChatInfo, old: str, new: str) -> dict[str, Any]:
+    def member_change(
+        self, chat: ChatInfo, old: str, new: str, *, actor: ChatInfo | None = None
+    ) -> dict[str, Any]:
+        """A my_chat_member update; `actor`: who made the change in a group (in a private chat, its
+        person)."""
         new_member: dict[str, Any] = {"user": self.bot_user(), "status": new}
         if new == "kicked":
             new_member["until_date"] = 0
@@ -998,16 +1023,18 @@ class ChatStore:
             old_member["until_date"] = 0
         return {
             "chat": chat.api_dict(),
-            "from": chat.user_dict(),
+            "from": (actor or chat).user_dict(),
             "date": int(time.time()),
             "old_chat_member": old_member,
             "new_chat_member": new_member,
         }
 
-    def user_message_raw(self, chat: ChatInfo) -> dict[str, Any]:
+    def user_message_raw(self, chat: ChatInfo, sender: ChatInfo | None = None) -> dict[str, Any]:
+        """A person's new message in `chat`; `sender`: who wrote it in a group (a private chat's is its
+        person)."""
         return {
             "message_id": chat.next_message_id,
-            "from": chat.user_dict(),
+            "from": (sender or chat).user_dict(),
             "chat": chat.api_dict(),
             "date": int(time.time()),
         }
