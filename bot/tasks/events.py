@@ -234,7 +234,8 @@ class EventIntake:
             for digest, parsed in fresh.items():
                 self._remember_payload(digest, parsed)
             self._show_applied(applied, follow_up.recorded)
-        self._stored = self._stored[limit:]
+        # Only what this batch took: callbacks stored while it was applied were appended behind it.
+        self._stored = self._stored[len(batch) :]
         return bool(self._stored)
 
     def _show_applied(self, applied: list[Applied], recorded: list[Any]) -> None:
