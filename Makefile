@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint run doctor bench bench-intake bench-stage bench-burst bench-bigfiles bench-bytes clean
+.PHONY: demo test lint run doctor bench bench-intake bench-stage bench-burst bench-bigfiles bench-bytes \
+	bench-outage bench-idle clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,8 @@ bench: $(STAMP)
 	-$(MAKE) --no-print-directory bench-burst
 	-$(MAKE) --no-print-directory bench-bigfiles
 	-$(MAKE) --no-print-directory bench-bytes
+	-$(MAKE) --no-print-directory bench-outage
+	-$(MAKE) --no-print-directory bench-idle
 
 bench-intake: $(STAMP)
 	$(BIN)/python -m bench.intake
@@ -51,6 +54,12 @@ bench-bigfiles: $(STAMP)
 
 bench-bytes: $(STAMP)
 	$(BIN)/python -m bench.delivery_bytes
+
+bench-outage: $(STAMP)
+	$(BIN)/python -m bench.outage_drain
+
+bench-idle: $(STAMP)
+	$(BIN)/python -m bench.idle_cpu
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -167,7 +167,9 @@ async def run(args: argparse.Namespace) -> int:
         print("chat calls per second:", tg["timeline"]["all"])
         print("sendAudio per second: ", tg["timeline"]["sendAudio"])
         print("last chat calls (s, method, chat):", tg["last_calls"])
-    publish("burst", table("Burst", rows, notes), None if args.no_write else Path(args.results))
+    publish(
+        "burst", table("Burst", rows, notes, date=args.date), None if args.no_write else Path(args.results)
+    )
     return 0 if ok else 1
 
 
