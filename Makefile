@@ -9,7 +9,7 @@ BENCH_FLAGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test test-deploy lint run doctor bench bench-record bench-intake bench-stage bench-burst \
-	bench-bigfiles bench-bytes clean
+	bench-bigfiles bench-bytes bench-outage bench-idle clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -48,6 +48,8 @@ bench: $(STAMP) ## every benchmark; prints the tables, writes nothing
 	-$(MAKE) --no-print-directory bench-burst
 	-$(MAKE) --no-print-directory bench-bigfiles
 	-$(MAKE) --no-print-directory bench-bytes
+	-$(MAKE) --no-print-directory bench-outage
+	-$(MAKE) --no-print-directory bench-idle
 
 bench-record: ## every benchmark, and their tables written into bench/RESULTS.md
 	$(MAKE) --no-print-directory bench BENCH_FLAGS=--write
@@ -66,6 +68,12 @@ bench-bigfiles: $(STAMP) ## memory while delivering big tracks
 
 bench-bytes: $(STAMP) ## bytes moved per delivered track
 	$(BIN)/python -m bench.delivery_bytes $(BENCH_FLAGS)
+
+bench-outage: $(STAMP) ## deliveries piled up during a Telegram outage drain at Telegram's global rate
+	$(BIN)/python -m bench.outage_drain $(BENCH_FLAGS)
+
+bench-idle: $(STAMP) ## the bot's CPU with 1,000 pending items and nothing due
+	$(BIN)/python -m bench.idle_cpu $(BENCH_FLAGS)
 
 clean: ## remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -168,7 +168,7 @@ async def run(args: argparse.Namespace) -> int:
         print("chat calls per second:", tg["timeline"]["all"])
         print("sendAudio per second: ", tg["timeline"]["sendAudio"])
         print("last chat calls (s, method, chat):", tg["last_calls"])
-    publish("burst", table("Burst", rows, notes), results_file(args))
+    publish("burst", table("Burst", rows, notes, date=args.date), results_file(args))
     return 0 if ok else 1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import logging
 import os
@@ -66,6 +67,27 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
+def context_switches() -> int:
+    """Voluntary context switches of this process so far, every thread (ended ones too): how often
+    something woke up after waiting, a timer or a trip to one of SQLite's threads."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+def rate_within_limit(times: Sequence[float], window: float = 1.0) -> float:
+    """Calls a second over the span they cover, the way a limit of so many per `window` counts them.
+
+    Calls from `first` to `last` can, at the most, fill the windows that start at `first`, `first +
+    window`, ... up to `last`: so the span is counted as `last - first + window`, and a sender that
+    used every window to the limit measures exactly the limit (not more, however the calls were
+    grouped inside each window).
+    """
+    if not times:
+        return 0.0
+    return len(times) / (max(times) - min(times) + window)
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -93,11 +115,12 @@ def machine_line() -> str:
     )
 
 
-def table(title: str, rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
+def table(title: str, rows: Sequence[Row], notes: Sequence[str] = (), *, date: str | None = None) -> str:
+    measured = f" Measured {date}." if date else ""
     lines = [
         f"### {title}",
         "",
-        f"Machine: {machine_line()}.",
+        f"Machine: {machine_line()}.{measured}",
         "",
         "| figure | value | note |",
         "|---|---|---|",
@@ -267,6 +290,9 @@ def bench_parser(doc: str | None) -> argparse.ArgumentParser:
         "--write", action="store_true", help="also replace this benchmark's section of the results file"
     )
     parser.add_argument("--results", default=str(RESULTS), help="the Markdown file --write updates")
+    parser.add_argument(
+        "--date", default=datetime.date.today().isoformat(), help="the day the results are recorded as"
+    )
     return parser
 
 

@@ -9,6 +9,8 @@ API on loopback that the benchmark uses to act as many people and to read what t
                  is one clock for every process on the machine)
 - GET  /tasks    the provider's tasks: id, the person's prompt, the callback URL, creation time
 - GET  /payload  ?task=&stage=: the callback body the provider would send for that stage
+- POST /outage   {"seconds", "mode"}: Telegram's front proxy answers for a down API ("502" or "reset")
+- GET  /calls    the chat calls Telegram accepted (not those an outage refused): time, method, chat
 - POST /stop
 """
 
@@ -29,6 +31,7 @@ from aiohttp import web
 from emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, served
 from emulators.provider import tasks as provider_tasks
 from emulators.provider.server import ProviderEmulator
+from emulators.telegram.outage import Outage
 from emulators.telegram.server import ChatEvent, TelegramEmulator
 
 _USER_IN_PROMPT = re.compile(r"#(\d+)")
@@ -40,6 +43,7 @@ class Control:
         self.provider = provider
         self.events: list[dict[str, Any]] = []
         self.stop = asyncio.Event()
+        self._outages: list[Outage] = []
         telegram.subscribe(self._on_event)
 
     def _on_event(self, event: ChatEvent) -> None:
@@ -186,6 +190,26 @@ class Control:
         }
         return web.json_response(body)
 
+    async def outage(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        outage = self.telegram.outage(float(spec["seconds"]), mode=spec.get("mode", "502"))
+        self._outages.append(outage)
+        return web.json_response({"until": outage.until})
+
+    async def outage_view(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"refused": self.telegram.outage_refused, "active": any(o.active for o in self._outages)}
+        )
+
+    async def calls(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                [r.time, r.method, r.chat_id]
+                for r in self.telegram.requests
+                if r.chat_id is not None and r.method in _COUNTED and r.status == 200 and r.fault is None
+            ]
+        )
+
     async def stop_view(self, request: web.Request) -> web.Response:
         self.stop.set()
         return web.json_response({"ok": True})
@@ -205,7 +229,11 @@ def _max_in_window(times: list[float], window: float) -> int:
 
 async def main(config: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-emulators-") as scratch:
-        telegram = TelegramEmulator(EMULATOR_BOT_TOKEN, files_dir=Path(scratch) / "telegram")
+        telegram = TelegramEmulator(
+            EMULATOR_BOT_TOKEN,
+            files_dir=Path(scratch) / "telegram",
+            global_per_second=int(config.get("global_per_second", 30)),
+        )
         provider = ProviderEmulator(
             EMULATOR_API_KEY,
             credits=10**9,
@@ -224,6 +252,9 @@ async def main(config: dict[str, Any]) -> None:
         app.router.add_get("/events", control.events_view)
         app.router.add_get("/tasks", control.tasks)
         app.router.add_get("/payload", control.payload)
+        app.router.add_post("/outage", control.outage)
+        app.router.add_get("/outage", control.outage_view)
+        app.router.add_get("/calls", control.calls)
         app.router.add_post("/stop", control.stop_view)
         try:
             async with served(app) as control_url:

@@ -249,11 +249,15 @@ class WorkRepository:
             "UPDATE work SET lease_until = ? WHERE lease_owner = ? AND state = 'pending'", (until, owner)
         )
 
-    async def next_due(self) -> float | None:
-        """When the earliest pending item can next be taken (its due time, or when its lease ends)."""
-        row = await self._db.fetchone(
-            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM work WHERE state = 'pending'"
-        )
+    async def next_due(self, *, kinds: Sequence[Kind] | None = None) -> float | None:
+        """When the earliest pending item (of `kinds`, else any) can next be taken: its due time, or
+        when its lease ends."""
+        sql = "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM work WHERE state = 'pending'"
+        params: list[str] = []
+        if kinds is not None:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params = [k.value for k in kinds]
+        row = await self._db.fetchone(sql, params)
         return float(row[0]) if row and row[0] is not None else None
 
     async def wake_waiting(self, waiting_for: str, *, now: float) -> int:

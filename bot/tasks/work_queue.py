@@ -214,6 +214,8 @@ class WorkQueue:
             return
         del self._held[item.id]
         self._held_by_kind[item.kind] -= 1
+        if self._held_by_kind[item.kind] == CAPACITY[item.kind] - 1:
+            self.wake()  # the kind was full: what waited for room can be claimed now
         if not self._held:
             self._settled.set()
 
@@ -229,7 +231,10 @@ class WorkQueue:
             self._wake.clear()
             try:
                 await self._claim_due()
-                next_due = await self._repo.next_due()
+                # A kind held to capacity is not waited for by its due time (its items are due already,
+                # so that would be no wait at all: a busy loop); a slot freed wakes the dispatcher (_drop).
+                room = [k for k in self._workers if self._held_by_kind[k] < CAPACITY[k]]
+                next_due = await self._repo.next_due(kinds=room) if room else None
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a busy database: try again shortly
