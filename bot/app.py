@@ -80,7 +80,7 @@ def build_task_core(
 ) -> TaskService:
     """The task core's object graph, each part handed what it works with."""
     admins = frozenset(settings.admin_user_ids)
-    queue = WorkQueue(storage.work)
+    queue = WorkQueue(storage.work, telegram_probe=bot.get_me)
     alerts = Alerts(
         storage=storage,
         bot=bot,

@@ -20,7 +20,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from bot.tasks.retry import backoff
@@ -29,6 +29,7 @@ from storage.work import Kind, Lease, NewWork, WorkItem, WorkRepository
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
+TELEGRAM_PROBE_SECONDS = 2.0
 MAX_SLEEP = 3600.0
 # How many items of each kind one process holds at once: a bound on memory, and on how far ahead of
 # the others one replica takes work.
@@ -51,7 +52,13 @@ class Worker(Protocol):
 
 
 class WorkQueue:
-    def __init__(self, repository: WorkRepository, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        repository: WorkRepository,
+        *,
+        telegram_probe: Callable[[], Awaitable[Any]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._repo = repository
         self._now = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -66,6 +73,10 @@ class WorkQueue:
         self._writes: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._telegram_down = False
+        # While Telegram is unreachable, a cheap call (getMe) asks every few seconds whether it is back,
+        # so the work that waits for it goes out at once, not at the end of each item's backoff.
+        self._telegram_probe = telegram_probe
+        self._prober: asyncio.Task[None] | None = None
 
     # ---- set-up -----------------------------------------------------------------------------------
 
@@ -166,6 +177,22 @@ class WorkQueue:
 
     def telegram_failed(self) -> None:
         self._telegram_down = True
+        if (
+            self._telegram_probe is not None
+            and not self._stopping
+            and (self._prober is None or self._prober.done())
+        ):
+            self._prober = asyncio.create_task(self._probe_telegram(), name="telegram-probe")
+
+    async def _probe_telegram(self) -> None:
+        assert self._telegram_probe is not None
+        while self._telegram_down and not self._stopping:
+            await asyncio.sleep(TELEGRAM_PROBE_SECONDS)
+            try:
+                await self._telegram_probe()
+            except Exception:  # still down (or refusing): ask again shortly
+                continue
+            self.telegram_answered()
 
     def telegram_answered(self) -> None:
         """Telegram answers again: what waited for it is due now, not at the end of its backoff."""
@@ -310,9 +337,10 @@ class WorkQueue:
                 log.warning("could not hand back %d work items: %s", len(left), error)
         self._held.clear()
         self._settled.set()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        for task in (self._heartbeat, self._prober):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     @property
     def stopping(self) -> bool:
