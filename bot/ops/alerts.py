@@ -20,7 +20,7 @@ from telegram import Bot
 from bot.i18n import Texts
 from bot.provider.client import ProviderClient
 from bot.tasks.retry import judge
-from bot.tasks.work_queue import WorkQueue
+from bot.tasks.work_queue import ItemTasks, WorkQueue
 from storage.store import Storage
 from storage.work import Kind, NewWork, WorkItem
 
@@ -52,7 +52,7 @@ class Alerts:
         self._threshold = credits_alert_below
         self._check_interval = credits_check_interval
         self._now = clock
-        self._running: dict[int, asyncio.Task[None]] = {}
+        self._running = ItemTasks()
         self._last_check = float("-inf")
         self._check: asyncio.Task[None] | None = None
         # One alert per episode: from the first refusal until the provider accepts a task again.
@@ -108,20 +108,10 @@ class Alerts:
         await kv.set(LOW_BALANCE_TOLD, "1")
 
     def take(self, item: WorkItem, hint: Any = None) -> None:
-        if item.id not in self._running:
-            task = asyncio.create_task(self._send(item), name=f"alert-{item.chat_id}")
-            self._running[item.id] = task
-            task.add_done_callback(lambda _: self._running.pop(item.id, None))
+        self._running.start(item, self._send(item), f"alert-{item.chat_id}")
 
     async def drain(self, grace: float) -> None:
-        if self._check is not None:
-            self._check.cancel()
-            await asyncio.gather(self._check, return_exceptions=True)
-        if self._running:
-            await asyncio.wait(list(self._running.values()), timeout=grace)
-        for task in self._running.values():
-            task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self._running.stop(grace)
 
     async def _send(self, item: WorkItem) -> None:
         admin = item.chat_id

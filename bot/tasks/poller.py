@@ -18,6 +18,7 @@ from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError
 from bot.tasks.events import EventIntake
 from bot.tasks.lifecycle import Lifecycle
+from bot.tasks.work_queue import ItemTasks
 from storage.work import WorkItem
 
 log = logging.getLogger(__name__)
@@ -33,22 +34,16 @@ class Poller:
         self._queue = lifecycle.queue
         self._provider = provider
         self._intake = intake
-        self._running: dict[int, asyncio.Task[None]] = {}
+        self._running = ItemTasks()
         # Tasks whose undocumented status was logged: once per task, not at every poll until it ends.
         self._unknown_status_logged: dict[int, str] = {}
 
     def take(self, item: WorkItem, hint: Any = None) -> None:
-        if item.id in self._running:
-            return
-        task = asyncio.create_task(self._poll(item), name=f"poll-{item.task_id}")
-        self._running[item.id] = task
-        task.add_done_callback(lambda _: self._running.pop(item.id, None))
+        self._running.start(item, self._poll(item), f"poll-{item.task_id}")
 
     async def drain(self, grace: float) -> None:
         """A poll is only a question: stopping cancels it, and the next process asks again."""
-        for task in self._running.values():
-            task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self._running.stop(0.0, keep=lambda item_id: False)
 
     async def _poll(self, item: WorkItem) -> None:
         try:

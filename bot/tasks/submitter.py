@@ -38,6 +38,7 @@ from bot.provider.models import (
 )
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.retry import backoff, until_stored
+from bot.tasks.work_queue import ItemTasks
 from bot.web.signing import Signer
 from storage.models import Stage, Task, TaskKind
 from storage.work import Kind, NewWork, WorkItem
@@ -81,7 +82,7 @@ class Submitter:
         self._provider = provider
         self._signer = signer
         self._public_url = public_url
-        self._running: dict[int, asyncio.Task[None]] = {}  # item id -> its submission
+        self._running = ItemTasks()
         self._sending: set[int] = set()  # item ids whose request has left (or is recording its answer)
         self._waiting: dict[int, int] = {}  # task id -> chat id, while it waits for the budget
         self._news: asyncio.Task[None] | None = None
@@ -90,23 +91,11 @@ class Submitter:
     # ---- the worker -------------------------------------------------------------------------------
 
     def take(self, item: WorkItem, hint: Any = None) -> None:
-        if item.id in self._running:
-            return
-        task = asyncio.create_task(self._submit(item), name=f"submit-{item.task_id}")
-        self._running[item.id] = task
-        task.add_done_callback(lambda _: self._running.pop(item.id, None))
+        self._running.start(item, self._submit(item), f"submit-{item.task_id}")
 
     async def drain(self, grace: float) -> None:
         """Submissions still waiting for the budget go back to the queue; those sent get `grace`."""
-        for item_id, task in list(self._running.items()):
-            if item_id not in self._sending:
-                task.cancel()
-        started = [t for i, t in self._running.items() if i in self._sending]
-        if started:
-            await asyncio.wait(started, timeout=grace)
-        for task in self._running.values():
-            task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self._running.stop(grace, keep=lambda item_id: item_id in self._sending)
         if self._news is not None:
             self._news.cancel()
 

@@ -51,6 +51,33 @@ class Worker(Protocol):
         """Stop starting items; release those not started; give started ones `grace` seconds."""
 
 
+class ItemTasks:
+    """The asyncio tasks a worker runs its items in, one per item, forgotten when they end."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def start(self, item: WorkItem, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` for the item, unless the item already runs (then `work` is dropped unstarted)."""
+        if item.id in self._tasks:
+            work.close()
+            return
+        task = asyncio.create_task(work, name=name)
+        self._tasks[item.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(item.id, None))
+
+    async def stop(self, grace: float, *, keep: Callable[[int], bool] = lambda item_id: True) -> None:
+        """Cancel at once the items `keep` refuses; give the others `grace` seconds, then cancel them."""
+        for item_id, task in list(self._tasks.items()):
+            if not keep(item_id):
+                task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+
 class WorkQueue:
     def __init__(
         self,
