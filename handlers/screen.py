@@ -35,6 +35,8 @@ async def screen(update: Update, context: BotContext) -> None:
             await query.answer(Texts(language)("button.unknown"))
             raise ApplicationHandlerStop
         return
+    if update.inline_query is not None:
+        return  # `@bot words` typed in any chat: handlers/inline.py answers with the person's own songs
     message = update.message
     # Edited messages never start or answer anything: an edited /generate is not a second song to pay
     # for, and answering edits of answers would only confuse. Channel posts have no person behind them.
