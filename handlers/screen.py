@@ -29,8 +29,8 @@ async def screen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is not None:
         if query.message is None:
-            # A button on a message sent in inline mode: not one of ours (the bot offers no inline mode),
-            # but Telegram shows a spinner until it is answered.
+            # A button on a message sent in inline mode: ours carry only URL buttons (handlers/inline.py),
+            # so this one is not ours, but Telegram shows a spinner until it is answered.
             language = query.from_user.language_code if query.from_user else None
             await query.answer(Texts(language)("button.unknown"))
             raise ApplicationHandlerStop

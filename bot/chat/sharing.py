@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import MessageLimit
 
-from bot.chat.library import entry_name
 from bot.i18n import Texts
 from bot.web.signing import Signer
 from storage.library import LibraryEntry
@@ -36,5 +35,6 @@ async def send_shared(bot: Bot, chat_id: int, entry: LibraryEntry, texts: Texts)
         duration=round(track.duration) if track.duration else None,
         caption=texts("audio.caption", tags=track.tags)[: MessageLimit.CAPTION_LENGTH] or None,
     )
-    name = entry_name(entry) or texts("library.untitled")
+    # The title only: the owner's description or lyrics are theirs, not for whoever has the link.
+    name = track.title or texts("library.untitled")
     return await bot.send_message(chat_id, texts("share.invitation", name=name))
