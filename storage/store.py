@@ -10,8 +10,10 @@ from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.events import EventRepository
 from storage.kv import KeyValueRepository
+from storage.library import LibraryRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
+from storage.shares import ShareRepository
 from storage.tasks import TaskRepository
 from storage.uploads import UploadRepository
 from storage.work import WorkRepository
@@ -30,6 +32,8 @@ class Storage:
         self.broadcasts = BroadcastRepository(self.db)
         self.chats = ChatRepository(self.db)
         self.privacy = PrivacyRepository(self.db)
+        self.library = LibraryRepository(self.db)
+        self.shares = ShareRepository(self.db)
 
     async def open(self) -> None:
         """Open the file and bring its schema up to date."""
