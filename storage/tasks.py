@@ -116,6 +116,21 @@ class TaskRepository:
             raise LookupError(f"task {task_id} does not exist")
         return task
 
+    async def with_asker(self, task_id: int) -> tuple[Task, str | None, str]:
+        """A task, its person's locale and first name, in one read (a group's progress message names who
+        asked)."""
+        row = await self._db.fetchone(
+            "SELECT tasks.*, COALESCE(people.language_override, people.language) AS person_locale, "
+            "COALESCE(people.first_name, '') AS person_name "
+            "FROM tasks LEFT JOIN people ON people.user_id = tasks.user_id WHERE tasks.id = ?",
+            (task_id,),
+        )
+        if row is None:
+            raise LookupError(f"task {task_id} does not exist")
+        data = dict(row)
+        locale, name = data.pop("person_locale"), data.pop("person_name")
+        return Task.from_row(data), locale, name
+
     async def with_locale(self, task_id: int) -> tuple[Task, str | None]:
         """A task and the locale of the person it belongs to, in one read (a progress message needs both)."""
         row = await self._db.fetchone(

@@ -46,9 +46,17 @@ def task_summary(task: Task) -> str:
 
 
 def render_progress(
-    task: Task, texts: Texts, *, now: float, queue_position: int | None = None, track_count: int = 0
+    task: Task,
+    texts: Texts,
+    *,
+    now: float,
+    queue_position: int | None = None,
+    track_count: int = 0,
+    asked_by: str | None = None,
 ) -> str:
     lines = [f"🎵 {texts(f'kind.{task.kind.value}')}"]
+    if asked_by is not None:
+        lines.append(texts("progress.asked_by", name=asked_by))
     summary = task_summary(task)
     if summary:
         lines.append(f"“{summary}”")

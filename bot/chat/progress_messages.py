@@ -46,7 +46,7 @@ class ProgressMessages:
 
     async def show(self, task_id: int) -> None:
         """Send or edit the task's progress message to show its state now (nothing if it shows it)."""
-        task, locale = await self._storage.tasks.with_locale(task_id)
+        task, locale, name = await self._storage.tasks.with_asker(task_id)
         texts = Texts(locale)
         tracks = await self._storage.tasks.tracks(task_id) if task.stage is Stage.COMPLETE else []
         text = render_progress(
@@ -55,6 +55,8 @@ class ProgressMessages:
             now=self._now(),
             queue_position=self._queue_position(task_id),
             track_count=len(tracks),
+            # In a group several people make songs side by side: each message says whose it is.
+            asked_by=(name or "?") if task.chat_id != task.user_id else None,
         )
         pacing = self._pacing(task, tracks)
         if task.progress_message_id is None:

@@ -144,6 +144,7 @@ MESSAGES: dict[str, str] = {
     "stage.first": "First track ready to stream, finishing",
     "stage.complete": "Done! Sending your tracks",
     "stage.failed": "Failed",
+    "progress.asked_by": "Asked by {name}",
     "progress.elapsed": "Elapsed: {elapsed}",
     "progress.stream": "Listen while it finishes: {url}",
     "progress.tracks": "{count} tracks below.",

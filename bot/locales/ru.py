@@ -150,6 +150,7 @@ MESSAGES: dict[str, str] = {
     "stage.first": "Первый трек уже можно слушать, заканчиваю",
     "stage.complete": "Готово! Отправляю треки",
     "stage.failed": "Не удалось",
+    "progress.asked_by": "Заказ: {name}",
     "progress.elapsed": "Прошло: {elapsed}",
     "progress.stream": "Слушайте, пока песня дозаписывается: {url}",
     "progress.tracks": "Треки ниже (всего: {count}).",

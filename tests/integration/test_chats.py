@@ -33,6 +33,8 @@ async def test_a_song_asked_in_a_group_goes_there_and_the_private_chat_stays_pri
     telegram.create_group(GROUP, added_by=ALICE)
     await telegram.user_sends_text(ALICE, f"/generate@{BOT} a song for the whole group", chat_id=GROUP)
     await telegram.wait_for(lambda: len(telegram.audios(GROUP)) == 2, timeout=20)
+    progress = [m for m in telegram.bot_messages(GROUP) if m.audio is None and "🎵" in (m.text or "")]
+    assert progress and "Asked by Alice" in progress[0].text  # several people make songs there: whose?
 
     # Her next song asked in private comes to her private chat, not to the group she last wrote in.
     await telegram.user_sends_text(ALICE, "/generate a song just for me")
