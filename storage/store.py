@@ -10,6 +10,7 @@ from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.events import EventRepository
 from storage.kv import KeyValueRepository
+from storage.ledger import LedgerRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
 from storage.tasks import TaskRepository
@@ -30,6 +31,7 @@ class Storage:
         self.broadcasts = BroadcastRepository(self.db)
         self.chats = ChatRepository(self.db)
         self.privacy = PrivacyRepository(self.db)
+        self.ledger = LedgerRepository(self.db)
 
     async def open(self) -> None:
         """Open the file and bring its schema up to date."""
