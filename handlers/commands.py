@@ -27,6 +27,9 @@ COMMANDS = (
     Command("help"),
     Command("cancel"),
     Command("forget"),
+    # Payments: always registered; with no STARS_PACKS they answer that payments are off.
+    Command("buy"),
+    Command("balance"),
     Command("credits", admin=True),
     Command("stats", admin=True),
     Command("broadcast", admin=True),
