@@ -6,6 +6,7 @@ import logging
 import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -20,7 +21,7 @@ from bot.i18n import Texts
 from bot.payments.invoices import CURRENCY, InvoiceSigner, pack_for, still_offered
 from bot.services import BotContext, Services, services_of
 from bot.settings import StarsPack
-from handlers.common import person_of, reply
+from handlers.common import person_of, reply, texts_of
 from storage.ledger import EntryKind
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,76 @@ async def balance(update: Update, context: BotContext) -> None:
     await reply(update, "\n".join(lines), reply_markup=packs_keyboard(texts, services.settings.stars_packs))
 
 
+async def refund(update: Update, context: BotContext) -> None:
+    """`/refund <charge id> [force]` (admins): refund a payment in Stars and reverse its credits.
+
+    Refused when the person has fewer credits left than the payment bought (they spent them), unless
+    forced: then the balance may go below zero and their next songs wait until it is topped up."""
+    services = services_of(context)
+    texts = await texts_of(update, context)
+    args = context.args or []
+    if not services.settings.payments_on:
+        await reply(update, texts("credits.off"))
+        return
+    if not 1 <= len(args) <= 2 or len(args[0]) > 128 or args[1:] not in ([], ["force"]):
+        await reply(update, texts("refund.usage"))
+        return
+    charge_id, force = args[0], args[1:] == ["force"]
+    ledger = services.storage.ledger
+    purchase = await ledger.by_key(f"purchase:{charge_id}")
+    if purchase is None:
+        await reply(update, texts("refund.unknown", charge=charge_id))
+        return
+    if await ledger.by_key(f"refund:{charge_id}") is not None:
+        await reply(update, texts("refund.already", charge=charge_id))
+        return
+    left = await ledger.balance(purchase.user_id)
+    if left < purchase.amount and not force:
+        await reply(update, texts("refund.spent", charge=charge_id, credits=purchase.amount, balance=left))
+        return
+    try:
+        await context.bot.refund_star_payment(purchase.user_id, charge_id)
+    except BadRequest as error:
+        # Refunded before, with the entry not written (a crash in between): the reversal is still due.
+        if "CHARGE_ALREADY_REFUNDED" not in error.message.upper():
+            await reply(update, texts("refund.failed", charge=charge_id, reason=error.message))
+            return
+    await ledger.append(
+        user_id=purchase.user_id,
+        kind=EntryKind.REFUND,
+        amount=-purchase.amount,
+        reason=f"refund of {purchase.stars} stars",
+        key=f"refund:{charge_id}",
+        now=time.time(),
+        stars=purchase.stars,
+    )
+    balance = await ledger.balance(purchase.user_id)
+    await reply(
+        update,
+        texts(
+            "refund.done",
+            charge=charge_id,
+            stars=purchase.stars or 0,
+            user_id=purchase.user_id,
+            balance=balance,
+        ),
+    )
+
+
+async def paysupport(update: Update, context: BotContext) -> None:
+    await _payments_text(update, context, "pay.support")
+
+
+async def terms(update: Update, context: BotContext) -> None:
+    await _payments_text(update, context, "pay.terms")
+
+
+async def _payments_text(update: Update, context: BotContext, key: str) -> None:
+    texts = await texts_of(update, context)
+    on = services_of(context).settings.payments_on
+    await reply(update, texts(key) if on else texts("credits.off"))
+
+
 def payment_updates() -> list[BaseHandler]:  # type: ignore[type-arg]
     """For a group before every other: a payment is answered and credited whatever else is going on."""
     return [
@@ -157,5 +228,7 @@ def payment_commands() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("buy", buy),
         CommandHandler("balance", balance),
+        CommandHandler("paysupport", paysupport),
+        CommandHandler("terms", terms),
         CallbackQueryHandler(buy_chosen, pattern=r"^buy:[0-9]{1,9}$"),
     ]

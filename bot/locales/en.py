@@ -154,6 +154,21 @@ MESSAGES: dict[str, str] = {
     "pay.price_changed": "This pack's price has changed since the invoice was sent. "
     "Please ask for a new one with /buy.",
     "pay.thanks": "Thank you! {credits} credits added; you have {balance} now.",
+    "commands.paysupport": "Help with a payment",
+    "commands.terms": "Terms of purchase",
+    "pay.support": "Trouble with a payment? Write to the bot's operator and give the date and the pack "
+    "you bought; a payment whose credits were not added is refunded in Telegram Stars.",
+    "pay.terms": "Credits are bought with Telegram Stars and spent on songs: one song costs the credits "
+    "shown in /balance, held while it is made and given back when it fails for a reason that was not "
+    "yours. Credits do not expire and are not exchanged for money; unused credits of a payment may be "
+    "refunded on request (/paysupport).",
+    "refund.usage": "Usage: /refund <telegram payment charge id> [force]",
+    "refund.unknown": "No payment with charge id {charge} was credited here.",
+    "refund.already": "Payment {charge} was refunded already.",
+    "refund.spent": "Payment {charge} bought {credits} credits but only {balance} are left: they were "
+    "spent. Send /refund {charge} force to refund it anyway.",
+    "refund.failed": "Telegram refused to refund {charge}: {reason}",
+    "refund.done": "Refunded {stars} ⭐ of payment {charge} to user {user_id}; their credits: {balance}.",
     # Progress
     "kind.generate": "Song from a description",
     "kind.custom": "Song from your lyrics",

@@ -11,16 +11,20 @@ from emulators.person import ScriptedPerson
 from emulators.telegram.server import TelegramEmulator
 from storage.ledger import EntryKind
 
+ADMIN = 9001
 PAYMENTS = {"STARS_PACKS": "10:50,50:200"}
 
 
-async def invoice_for(person: ScriptedPerson, telegram: TelegramEmulator, pack: str) -> int:
+async def invoice_for(
+    person: ScriptedPerson, telegram: TelegramEmulator, pack: str, *, stars: int = 50
+) -> int:
     await person.say("/buy")
     await person.wait_for_text("Choose a pack")
+    before = len(telegram.invoices_in(person.user_id))
     await person.press(pack)
-    await telegram.wait_for(lambda: bool(telegram.invoices_in(person.user_id)), timeout=10)
-    [invoice] = telegram.invoices_in(person.user_id)
-    assert (invoice.currency, invoice.total_amount) == ("XTR", 50)
+    await telegram.wait_for(lambda: len(telegram.invoices_in(person.user_id)) > before, timeout=10)
+    invoice = telegram.invoices_in(person.user_id)[-1]
+    assert (invoice.currency, invoice.total_amount) == ("XTR", stars)
     return invoice.message_id
 
 
@@ -95,3 +99,46 @@ async def test_with_payments_off_buy_and_balance_say_so(
             await person.say(command)
             await person.wait_for_text("Payments are off")
         assert telegram.calls("sendInvoice") == []
+
+
+async def test_an_admin_refund_reverses_exactly_its_purchase_and_spent_credits_need_force(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+) -> None:
+    admin, person = ScriptedPerson(telegram, ADMIN), ScriptedPerson(telegram, 4205)
+    async with start_bot(make_settings(STARS_PACKS="2:10", ADMIN_USER_IDS=str(ADMIN))) as bot:
+        ledger = bot.services.storage.ledger
+        charges = []
+        for _ in range(2):
+            invoice = await invoice_for(person, telegram, "2 credits for 10", stars=10)
+            paid = await telegram.user_pays(person.user_id, invoice)
+            assert paid.charge_id is not None
+            charges.append(paid.charge_id)
+            await person.wait_for_text("credits added")
+        first, second = charges
+
+        await admin.say(f"/refund {first}")
+        await admin.wait_for_text(f"Refunded 10 ⭐ of payment {first} to user 4205; their credits: 2")
+        assert telegram.star_payment(first).refunded and not telegram.star_payment(second).refunded
+        await admin.say(f"/refund {first}")
+        await admin.wait_for_text("was refunded already")
+        assert len(telegram.calls("refundStarPayment")) == 1
+
+        await person.say("/generate a song that spends a credit")
+        await person.wait_for_audios(2)
+        await admin.say(f"/refund {second}")
+        await admin.wait_for_text("only 1 are left: they were spent")
+        assert not telegram.star_payment(second).refunded
+        await admin.say(f"/refund {second} force")
+        await admin.wait_for_text("their credits: -1")
+        refunds = [e for e in await ledger.entries(person.user_id) if e.kind is EntryKind.REFUND]
+        assert sorted((e.key, e.amount, e.stars) for e in refunds) == sorted(
+            [(f"refund:{first}", -2, 10), (f"refund:{second}", -2, 10)]
+        )
+
+        await person.say(f"/refund {first}")
+        await person.wait_for_text("for the bot's admins")
+        for command, text in (("/paysupport", "Trouble with a payment"), ("/terms", "Credits are bought")):
+            await person.say(command)
+            await person.wait_for_text(text)
