@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     stars_packs: Annotated[tuple[StarsPack, ...], NoDecode] = Field((), alias="STARS_PACKS")
     free_credits: int = Field(0, alias="FREE_CREDITS", ge=0)
     credits_per_task: int = Field(1, alias="CREDITS_PER_TASK", ge=1)
+    # Credits each side earns when a newcomer who came through a referral link completes a first song.
+    referral_credits: int = Field(0, alias="REFERRAL_CREDITS", ge=0)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from telegram.ext import (
 
 from bot.i18n import Texts
 from bot.payments.invoices import CURRENCY, InvoiceSigner, pack_for, still_offered
+from bot.payments.referrals import ReferralCodes
 from bot.services import BotContext, Services, services_of
 from bot.settings import StarsPack
 from handlers.common import person_of, reply, texts_of
@@ -31,6 +32,28 @@ RECENT_ENTRIES = 5
 
 def _signer(services: Services) -> InvoiceSigner:
     return InvoiceSigner(services.signer.derive("invoices"))
+
+
+def _referral_codes(services: Services) -> ReferralCodes:
+    return ReferralCodes(services.signer.derive("referrals"))
+
+
+def _referrals_on(services: Services) -> bool:
+    return services.settings.payments_on and services.settings.referral_credits > 0
+
+
+async def note_referral(update: Update, context: BotContext, parameter: str) -> None:
+    """`/start ref_<code>`: a newcomer came through someone's link; both earn credits at their first song."""
+    services = services_of(context)
+    if not _referrals_on(services):
+        return
+    referrer = _referral_codes(services).read(parameter)
+    person = await person_of(update, context)
+    if referrer is None or not await services.storage.people.get(referrer):
+        return
+    credits = services.settings.referral_credits
+    if await services.storage.ledger.refer(person.user_id, referrer, credits, now=time.time()):
+        await reply(update, Texts(person.locale)("referral.welcome", credits=credits))
 
 
 def packs_keyboard(texts: Texts, packs: tuple[StarsPack, ...]) -> InlineKeyboardMarkup:
@@ -143,6 +166,10 @@ async def balance(update: Update, context: BotContext) -> None:
     entries = await ledger.entries(person.user_id, limit=RECENT_ENTRIES)
     lines.append(texts("credits.recent") if entries else texts("credits.none_yet"))
     lines += [f"{e.amount:+d} · {texts(f'credits.kind.{e.kind.value}')} · {e.reason}" for e in entries]
+    if _referrals_on(services):
+        code = _referral_codes(services).code(person.user_id)
+        link = f"https://t.me/{context.bot.username}?start={code}"
+        lines.append(texts("referral.link", link=link, credits=services.settings.referral_credits))
     await reply(update, "\n".join(lines), reply_markup=packs_keyboard(texts, services.settings.stars_packs))
 
 

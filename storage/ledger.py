@@ -180,6 +180,22 @@ class LedgerRepository:
 
         return await self._db.run_transaction(write)
 
+    async def refer(self, user_id: int, referrer_id: int, credits: int, *, now: float) -> bool:
+        """Note that a newcomer came through `referrer_id`'s link; False (nothing noted) for a self-referral,
+        a person referred before, or one who has made a song already (not new)."""
+        if user_id == referrer_id:
+            return False
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO referrals (user_id, referrer_id, credits, created_at) "
+                "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE user_id = ?)",
+                (user_id, referrer_id, credits, now, user_id),
+            )
+            return cursor.rowcount > 0
+
+        return await self._db.run_transaction(write)
+
     async def grant_free(self, user_id: int, credits: int, *, now: float) -> None:
         def write(conn: sqlite3.Connection) -> None:
             grant_free(conn, user_id, credits, now)

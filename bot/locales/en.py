@@ -169,6 +169,10 @@ MESSAGES: dict[str, str] = {
     "spent. Send /refund {charge} force to refund it anyway.",
     "refund.failed": "Telegram refused to refund {charge}: {reason}",
     "refund.done": "Refunded {stars} ⭐ of payment {charge} to user {user_id}; their credits: {balance}.",
+    "referral.welcome": "Welcome! Make your first song and you and the friend who invited you each get "
+    "{credits} credits.",
+    "referral.link": "Invite friends with your link: {link} (you each get {credits} credits at their "
+    "first song).",
     # Progress
     "kind.generate": "Song from a description",
     "kind.custom": "Song from your lyrics",

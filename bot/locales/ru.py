@@ -174,6 +174,10 @@ MESSAGES: dict[str, str] = {
     "Отправьте /refund {charge} force, чтобы вернуть его всё равно.",
     "refund.failed": "Telegram отказался вернуть {charge}: {reason}",
     "refund.done": "Возвращено {stars} ⭐ платежа {charge} пользователю {user_id}; его кредиты: {balance}.",
+    "referral.welcome": "Добро пожаловать! Создайте первую песню, и вы с другом, который вас пригласил, "
+    "получите по {credits} кредитов.",
+    "referral.link": "Приглашайте друзей по своей ссылке: {link} (каждый из вас получит {credits} "
+    "кредитов, когда друг создаст первую песню).",
     # Progress
     "kind.generate": "Песня по описанию",
     "kind.custom": "Песня по вашему тексту",

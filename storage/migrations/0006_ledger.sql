@@ -45,3 +45,27 @@ BEGIN
           FROM ledger h WHERE h.key = 'hold:' || NEW.id) h
     WHERE NOT EXISTS (SELECT 1 FROM ledger e WHERE e.key IN ('settle:' || NEW.id, 'release:' || NEW.id));
 END;
+
+-- Who came through whose referral link (one row per newcomer, so a second link changes nothing), and the
+-- credits each side gets, fixed when they arrived.
+CREATE TABLE referrals (
+    user_id      INTEGER PRIMARY KEY,
+    referrer_id  INTEGER NOT NULL,
+    credits      INTEGER NOT NULL,
+    created_at   REAL NOT NULL,
+    CHECK (user_id <> referrer_id)
+);
+
+-- The newcomer's first complete song rewards both sides, once (the entries' keys name the newcomer).
+CREATE TRIGGER referral_reward AFTER UPDATE OF stage ON tasks
+WHEN NEW.stage = 'complete' AND OLD.stage <> 'complete'
+BEGIN
+    INSERT OR IGNORE INTO ledger (user_id, kind, amount, reason, key, created_at)
+    SELECT r.user_id, 'referral', r.credits, 'joined through ' || r.referrer_id || '''s link',
+        'referral:new:' || r.user_id, COALESCE(NEW.finished_at, NEW.last_event_at)
+    FROM referrals r WHERE r.user_id = NEW.user_id AND r.credits > 0;
+    INSERT OR IGNORE INTO ledger (user_id, kind, amount, reason, key, created_at)
+    SELECT r.referrer_id, 'referral', r.credits, 'brought user ' || r.user_id,
+        'referral:by:' || r.user_id, COALESCE(NEW.finished_at, NEW.last_event_at)
+    FROM referrals r WHERE r.user_id = NEW.user_id AND r.credits > 0;
+END;

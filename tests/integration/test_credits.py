@@ -11,7 +11,7 @@ from emulators.harness import RunningBot
 from emulators.person import ScriptedPerson
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
-from storage.ledger import EntryKind
+from storage.ledger import EntryKind, LedgerRepository
 
 ADMIN = 9001
 PAYMENTS = {"STARS_PACKS": "10:50,50:200", "MAX_ACTIVE_TASKS_PER_USER": 20, "MAX_TASKS_PER_DAY": 50}
@@ -107,3 +107,49 @@ async def test_admins_are_never_charged_and_payments_off_writes_no_entries(
         await person.say("/generate a free song")
         await telegram.wait_for(lambda: len(telegram.audios(person.user_id)) == 2, timeout=20)
         assert await bot.services.storage.ledger.entries(person.user_id) == []
+
+
+async def test_a_referral_rewards_both_sides_once_at_the_newcomers_first_song(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+    wait_until: Callable[..., Awaitable[None]],
+) -> None:
+    referrer, newcomer, other = (ScriptedPerson(telegram, uid) for uid in (4301, 4302, 4303))
+    settings = make_settings(FREE_CREDITS=2, REFERRAL_CREDITS=3, **PAYMENTS)
+    async with start_bot(settings) as bot:
+        ledger = bot.services.storage.ledger
+        await referrer.say("/balance")
+        await referrer.wait_for_text("Invite friends with your link")
+        [line] = [m.text for m in telegram.bot_messages(referrer.user_id) if "start=ref_" in (m.text or "")]
+        assert line is not None
+        code = line.split("start=", 1)[1].split()[0]
+
+        await referrer.say(f"/start {code}")  # one's own link earns nothing
+        await newcomer.say(f"/start {code}")
+        await newcomer.wait_for_text("you and the friend who invited you each get 3 credits")
+        await newcomer.say(f"/start {code}")  # a second arrival changes nothing
+        await other.say(f"/start {code[:-1]}x")  # nor does a forged code
+        for song in range(2):
+            await newcomer.say(f"/generate song {song}")
+            await newcomer.wait_for_audios(2 * (song + 1))
+
+        async def rewarded() -> bool:
+            return await ledger.balance(referrer.user_id) == 2 + 3
+
+        await wait_until(rewarded, timeout=10)
+        await wait_until(lambda: _settled(ledger, newcomer.user_id), timeout=10)
+        assert await ledger.balance(newcomer.user_id) == 2 + 3 - 2
+        referral_entries = [
+            e
+            for uid in (referrer.user_id, newcomer.user_id, other.user_id)
+            for e in await ledger.entries(uid)
+            if e.kind is EntryKind.REFERRAL
+        ]
+        assert sorted((e.user_id, e.amount) for e in referral_entries) == [(4301, 3), (4302, 3)]
+        assert await ledger.entries(other.user_id) == []
+
+
+async def _settled(ledger: LedgerRepository, user_id: int) -> bool:
+    return await ledger.held(user_id) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.payments.referrals import ReferralCodes
 from storage.ledger import Charge, EntryKind, InsufficientCredits
 from storage.models import Stage, Task, TaskKind
 from storage.store import Storage
@@ -84,3 +85,21 @@ async def test_tasks_without_a_charge_write_no_entries(storage: Storage) -> None
     )
     await storage.tasks.mark_failed(task.id, code=500, text="x", now=NOW + 1)
     assert await storage.ledger.entries(5) == []
+
+
+async def test_only_a_newcomer_is_referred_once_and_never_by_themselves(storage: Storage) -> None:
+    assert not await storage.ledger.refer(20, 20, 3, now=NOW)
+    assert await storage.ledger.refer(21, 20, 3, now=NOW)
+    assert not await storage.ledger.refer(21, 22, 3, now=NOW)  # the first link stands
+    await paid_task(storage, 23, Charge(credits=1, free_credits=1))
+    assert not await storage.ledger.refer(23, 20, 3, now=NOW)  # made a song already: not new
+
+
+def test_referral_codes_name_their_person_and_refuse_forgeries() -> None:
+    codes = ReferralCodes("key")
+    code = codes.code(123456789)
+    assert code.startswith("ref_") and len(code) <= 64
+    assert codes.read(code) == 123456789
+    assert codes.read(code[:-1] + ("A" if code[-1] != "A" else "B")) is None
+    assert ReferralCodes("other key").read(code) is None
+    assert codes.read("ref_") is None and codes.read("hello") is None
