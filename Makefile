@@ -9,7 +9,7 @@ BENCH_FLAGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test test-deploy lint run doctor bench bench-record bench-intake bench-stage bench-burst \
-	bench-bigfiles bench-bytes bench-outage bench-idle clean
+	bench-bigfiles bench-bytes bench-outage bench-idle bench-inline clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -50,6 +50,7 @@ bench: $(STAMP) ## every benchmark; prints the tables, writes nothing
 	-$(MAKE) --no-print-directory bench-bytes
 	-$(MAKE) --no-print-directory bench-outage
 	-$(MAKE) --no-print-directory bench-idle
+	-$(MAKE) --no-print-directory bench-inline
 
 bench-record: ## every benchmark, and their tables written into bench/RESULTS.md
 	$(MAKE) --no-print-directory bench BENCH_FLAGS=--write
@@ -74,6 +75,9 @@ bench-outage: $(STAMP) ## deliveries piled up during a Telegram outage drain at 
 
 bench-idle: $(STAMP) ## the bot's CPU with 1,000 pending items and nothing due
 	$(BIN)/python -m bench.idle_cpu $(BENCH_FLAGS)
+
+bench-inline: $(STAMP) ## inline answers with 10,000 songs in the library
+	$(BIN)/python -m bench.inline $(BENCH_FLAGS)
 
 clean: ## remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -51,6 +51,9 @@ PER_CHAT_INTERVAL = 1.0
 MANDATORY_CALLS = 4
 
 
+TARGET = 1.05
+
+
 def minimum_time(
     people: int, budget: int, window: float, d_complete: float, spread: float
 ) -> dict[str, float]:
@@ -125,7 +128,8 @@ async def run(args: argparse.Namespace) -> int:
     binding = max(bounds, key=lambda k: bounds[k])
     tg, pv, audio = stats["telegram"], stats["provider"], stats["audio"]
     violations = tg["violations_per_chat"] + tg["violations_global"] + pv["violations"]
-    ok = violations == 0 and audio["lost"] == 0 and audio["duplicated"] == 0 and total <= minimum * 1.10
+    # Within 5 % of what the limits allow (the durable core's target; the first one was 10 %).
+    ok = violations == 0 and audio["lost"] == 0 and audio["duplicated"] == 0 and total <= minimum * TARGET
     rows = [
         ("people (tasks) started within", f"{args.people} in {args.spread:g} s", "each /generate, 2 tracks"),
         ("provider budget", f"{args.budget} per {args.budget_window:g} s", "bot and emulator alike"),
@@ -149,7 +153,7 @@ async def run(args: argparse.Namespace) -> int:
             f"provider {bounds['provider']:.1f} s, Telegram global {bounds['telegram']:.1f} s, "
             f"per chat {bounds['per_chat']:.1f} s; binding: {binding}",
         ),
-        ("**total / minimum**", f"**{total / minimum:.3f}**", "done means <= 1.10"),
+        ("**total / minimum**", f"**{total / minimum:.3f}**", f"done means <= {TARGET:.2f}"),
         (
             "Telegram answer time, mean by method",
             ", ".join(f"{method} {seconds * 1000:.0f} ms" for method, seconds in sorted(answers.items())),

@@ -11,6 +11,8 @@ API on loopback that the benchmark uses to act as many people and to read what t
 - GET  /payload  ?task=&stage=: the callback body the provider would send for that stage
 - POST /outage   {"seconds", "mode"}: Telegram's front proxy answers for a down API ("502" or "reset")
 - GET  /calls    the chat calls Telegram accepted (not those an outage refused): time, method, chat
+- POST /inline   {"user", "query", "offset"}: the person types `@bot query`; waits for the bot's answer
+                 and returns it with the seconds from the update being queued to the answer arriving
 - POST /stop
 """
 
@@ -53,6 +55,7 @@ class Control:
         if event.kind == "bot_audio" and event.message is not None and event.message.audio:
             record["sha256"] = event.message.audio.get("sha256")
             record["sent_by"] = event.message.audio.get("sent_by")
+            record["file_id"] = event.message.audio.get("file_id")
         else:
             record["text"] = event.text
         self.events.append(record)
@@ -210,6 +213,26 @@ class Control:
             ]
         )
 
+    async def inline(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        started = time.monotonic()
+        query_id = await self.telegram.user_types_inline(
+            int(body["user"]), str(body.get("query", "")), offset=str(body.get("offset", ""))
+        )
+        await self.telegram.wait_for(lambda: self.telegram.inline_answer(query_id) is not None, timeout=30)
+        seconds = time.monotonic() - started
+        answer = self.telegram.inline_answer(query_id)
+        assert answer is not None
+        return web.json_response(
+            {
+                "seconds": seconds,
+                "ids": answer.result_ids(),
+                "next_offset": answer.next_offset,
+                "is_personal": answer.is_personal,
+                "cache_time": answer.cache_time,
+            }
+        )
+
     async def stop_view(self, request: web.Request) -> web.Response:
         self.stop.set()
         return web.json_response({"ok": True})
@@ -243,6 +266,7 @@ async def main(config: dict[str, Any]) -> None:
             track_seconds=float(config.get("track_seconds", 2.0)),
             track_bytes=config.get("track_bytes"),
         )
+        telegram.inline_mode = bool(config.get("inline_mode", False))
         await telegram.start()
         await provider.start()
         control = Control(telegram, provider)
@@ -255,6 +279,7 @@ async def main(config: dict[str, Any]) -> None:
         app.router.add_post("/outage", control.outage)
         app.router.add_get("/outage", control.outage_view)
         app.router.add_get("/calls", control.calls)
+        app.router.add_post("/inline", control.inline)
         app.router.add_post("/stop", control.stop_view)
         try:
             async with served(app) as control_url:

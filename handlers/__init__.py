@@ -7,6 +7,7 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -18,9 +19,12 @@ from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.cancel import nothing_to_cancel
 from handlers.errors import on_error
 from handlers.forms import forms_conversation
+from handlers.inline import inline_query
+from handlers.library import library, library_button
 from handlers.payments import payment_commands, payment_updates
 from handlers.privacy import forget, forget_chosen
 from handlers.screen import screen
+from handlers.sharing import share_button
 from handlers.start import help_command, language, language_chosen, start, status
 from handlers.unknown import (
     closed_question_button,
@@ -51,12 +55,18 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
         ("language", language),
         ("cancel", nothing_to_cancel),
         ("forget", forget),
+        ("library", library),
     ):
         application.add_handler(CommandHandler(name, callback))
     for handler in payment_commands():
         application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(language_chosen, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(forget_chosen, pattern=r"^forget:(yes|no)$"))
+    application.add_handler(InlineQueryHandler(inline_query))
+    application.add_handler(CallbackQueryHandler(share_button, pattern=r"^share:(\d+|revoke:\d+)$"))
+    application.add_handler(
+        CallbackQueryHandler(library_button, pattern=r"^lib:(play:\d+|p:\d+:|del:\d+:\d+:)")
+    )
     for handler in admin_handlers(admin_ids):
         application.add_handler(handler)
     # Not blocking: while a file is fetched and checked, the person's other updates go on (and a second

@@ -16,7 +16,8 @@ from storage.models import Person
 
 async def gate(update: Update, context: BotContext) -> None:
     user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None or user.is_bot:
+    # An inline query comes from a person in no chat of ours (handlers/inline.py).
+    if user is None or user.is_bot or (chat is None and update.inline_query is None):
         raise ApplicationHandlerStop
     services = services_of(context)
     now = time.time()
@@ -27,13 +28,15 @@ async def gate(update: Update, context: BotContext) -> None:
         texts = Texts((before.locale if before else None) or user.language_code)
         if update.callback_query is not None:
             await update.callback_query.answer(texts("access.denied", user_id=user.id), show_alert=True)
+        elif update.inline_query is not None:
+            await update.inline_query.answer([], cache_time=60, is_personal=True)
         elif update.effective_message is not None:
             await update.effective_message.reply_text(texts("access.denied", user_id=user.id))
         raise ApplicationHandlerStop
-    private = chat.type == ChatType.PRIVATE
+    private = chat is not None and chat.type == ChatType.PRIVATE
     await services.storage.people.seen(
         user.id,
-        chat.id if private else None,
+        chat.id if private and chat is not None else None,
         first_name=user.first_name,
         username=user.username,
         language=user.language_code,

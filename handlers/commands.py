@@ -23,6 +23,7 @@ COMMANDS = (
     Command("generate"),
     Command("custom"),
     Command("status"),
+    Command("library"),
     Command("language"),
     Command("help"),
     Command("cancel"),

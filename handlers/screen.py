@@ -29,12 +29,14 @@ async def screen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is not None:
         if query.message is None:
-            # A button on a message sent in inline mode: not one of ours (the bot offers no inline mode),
-            # but Telegram shows a spinner until it is answered.
+            # A button on a message sent in inline mode: ours carry only URL buttons (handlers/inline.py),
+            # so this one is not ours, but Telegram shows a spinner until it is answered.
             language = query.from_user.language_code if query.from_user else None
             await query.answer(Texts(language)("button.unknown"))
             raise ApplicationHandlerStop
         return
+    if update.inline_query is not None:
+        return  # `@bot words` typed in any chat: handlers/inline.py answers with the person's own songs
     message = update.message
     # Edited messages never start or answer anything: an edited /generate is not a second song to pay
     # for, and answering edits of answers would only confuse. Channel posts have no person behind them.

@@ -52,6 +52,9 @@ class PrivacyRepository:
             ).rowcount
             conn.execute(f"DELETE FROM events WHERE task_id IN ({theirs})", (user_id,))
             conn.execute(f"DELETE FROM work WHERE task_id IN ({theirs})", (user_id,))
+            conn.execute(
+                "DELETE FROM shares WHERE user_id = ?", (user_id,)
+            )  # their links die with the tracks
             forgotten.tasks = conn.execute(
                 f"UPDATE tasks SET {_SCRUB_TASK}, upload_id = NULL WHERE user_id = ?", (user_id,)
             ).rowcount

@@ -11,8 +11,10 @@ from storage.db import Database
 from storage.events import EventRepository
 from storage.kv import KeyValueRepository
 from storage.ledger import LedgerRepository
+from storage.library import LibraryRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
+from storage.shares import ShareRepository
 from storage.tasks import TaskRepository
 from storage.uploads import UploadRepository
 from storage.work import WorkRepository
@@ -31,6 +33,8 @@ class Storage:
         self.broadcasts = BroadcastRepository(self.db)
         self.chats = ChatRepository(self.db)
         self.privacy = PrivacyRepository(self.db)
+        self.library = LibraryRepository(self.db)
+        self.shares = ShareRepository(self.db)
         self.ledger = LedgerRepository(self.db)
 
     async def open(self) -> None:

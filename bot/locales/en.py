@@ -241,6 +241,38 @@ MESSAGES: dict[str, str] = {
     "status.stage.first": "almost done",
     "status.stage.complete": "done",
     "status.stage.failed": "failed",
+    # Library: /library, its pages and buttons, and /status naming each song
+    "commands.library": "Your songs: find one and send it again",
+    "status.line_named": "#{id} “{name}” — {stage} ({ago} ago)",
+    "library.empty": "Your library is empty: songs I deliver to you land here. Try /generate a calm lo-fi "
+    "song about rain",
+    "library.no_match": "None of your songs matches “{query}”. /library lists them all.",
+    "library.header": "Your songs ({count}), page {page} of {pages}. Press one to get it again, 🗑 to "
+    "remove it from the library. /library words finds songs.",
+    "library.search_header": "Your songs matching “{query}” ({count}), page {page} of {pages}.",
+    "library.untitled": "Untitled",
+    "library.newer": "‹ Newer",
+    "library.older": "Older ›",
+    "library.gone": "This song is no longer in your library.",
+    "library.removed": "Removed from your library.",
+    "library.unit.now": "just now",
+    "library.unit.m": "{n} min ago",
+    "library.unit.h": "{n} h ago",
+    "library.unit.d": "{n} d ago",
+    # Share links: the Share button under a track, its link, revoking it, and opening it
+    "button.share": "Share",
+    "share.link": "Anyone who opens this link gets the song: {link}\nYou can revoke it at any time.",
+    "share.revoke": "Revoke the link",
+    "share.revoked": "Link revoked.",
+    "share.revoked_text": "This link is revoked: it no longer gives the song. Press Share under the song "
+    "for a new one.",
+    "share.already_revoked": "This link was already revoked.",
+    "share.dead": "This link no longer works: its owner revoked it or the song is gone. You can make "
+    "your own: /generate a calm lo-fi song about rain",
+    "share.invitation": "Someone shared “{name}” with you, a song made with me from a few words. "
+    "Make your own: send /generate and a description, e.g. /generate a calm lo-fi song about rain",
+    # Inline mode: `@bot words` posts one of the person's songs in any chat
+    "inline.make_your_own": "Make your own",
     # Language
     "language.choose": "Choose a language:",
     "language.set": "I will speak English from now on.",

@@ -249,6 +249,39 @@ MESSAGES: dict[str, str] = {
     "status.stage.first": "почти готово",
     "status.stage.complete": "готово",
     "status.stage.failed": "не удалось",
+    # Library: /library, its pages and buttons, and /status naming each song
+    "commands.library": "Ваши песни: найти и получить снова",
+    "status.line_named": "#{id} «{name}» — {stage} ({ago} назад)",
+    "library.empty": "Ваша библиотека пуста: сюда попадают песни, которые я вам присылаю. Попробуйте: "
+    "/generate спокойная lo-fi песня о дожде",
+    "library.no_match": "Ни одна ваша песня не подходит под «{query}». /library покажет все.",
+    "library.header": "Ваши песни ({count}), страница {page} из {pages}. Нажмите на песню, чтобы получить "
+    "её снова, 🗑 — убрать из библиотеки. /library слова — поиск.",
+    "library.search_header": "Ваши песни по запросу «{query}» ({count}), страница {page} из {pages}.",
+    "library.untitled": "Без названия",
+    "library.newer": "‹ Новее",
+    "library.older": "Старше ›",
+    "library.gone": "Этой песни больше нет в вашей библиотеке.",
+    "library.removed": "Убрано из библиотеки.",
+    "library.unit.now": "только что",
+    "library.unit.m": "{n} мин назад",
+    "library.unit.h": "{n} ч назад",
+    "library.unit.d": "{n} дн назад",
+    # Share links: the Share button under a track, its link, revoking it, and opening it
+    "button.share": "Поделиться",
+    "share.link": "Любой, кто откроет эту ссылку, получит песню: {link}\n"
+    "Ссылку можно отозвать в любой момент.",
+    "share.revoke": "Отозвать ссылку",
+    "share.revoked": "Ссылка отозвана.",
+    "share.revoked_text": "Эта ссылка отозвана и больше не даёт песню. Нажмите «Поделиться» под песней, "
+    "чтобы получить новую.",
+    "share.already_revoked": "Эта ссылка уже отозвана.",
+    "share.dead": "Эта ссылка больше не работает: владелец её отозвал или песни больше нет. Сделайте "
+    "свою: /generate спокойная lo-fi песня о дожде",
+    "share.invitation": "С вами поделились песней «{name}», которую я сделал из нескольких слов. "
+    "Сделайте свою: отправьте /generate и описание, например /generate спокойная lo-fi песня о дожде",
+    # Inline mode: `@bot words` posts one of the person's songs in any chat
+    "inline.make_your_own": "Сделать свою",
     # Language
     "language.choose": "Выберите язык:",
     "language.set": "Теперь я буду говорить по-русски.",

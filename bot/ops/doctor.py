@@ -171,6 +171,14 @@ async def _check_telegram(
     holder.append(bot)
     me = bot.bot
     report.line(OK, f"TELEGRAM_BOT_TOKEN works: this is @{me.username} (id {me.id})")
+    if me.supports_inline_queries:
+        report.line(OK, f"inline mode is on: people can post their songs in any chat with @{me.username}")
+    else:
+        report.line(
+            NOTE,
+            f"inline mode is off: to let people post their songs in any chat with @{me.username}, send "
+            "/setinline to @BotFather, choose the bot and give a placeholder such as 'Search your songs'",
+        )
 
 
 async def _check_provider(settings: Settings, report: _Report) -> None:

@@ -99,3 +99,23 @@ class Signer:
         if expires < (now if now is not None else time.time()):
             return None
         return upload_id
+
+    # Share links: the token rides in a t.me deep link (`?start=s_<token>`), whose payload Telegram
+    # allows up to 64 characters of A-Z, a-z, 0-9, _ and -: no dots, so "_" separates the parts (the
+    # id has only digits, so the first "_" ends it even when the MAC holds one). Signed so that links
+    # cannot be guessed by counting; revocable because the share row it names can be revoked.
+
+    def share_token(self, share_id: int) -> str:
+        return f"{share_id}_{self._mac('share', share_id)}"
+
+    def verify_share(self, token: str) -> int | None:
+        """The share id a share token names, or None for anything forged or malformed."""
+        if len(token) > _MAX_TOKEN:
+            return None
+        id_part, _, mac = token.partition("_")
+        share_id = _number(id_part, _ID_DIGITS)
+        if share_id is None or not _MAC.fullmatch(mac):
+            return None
+        if not _same(mac, self._mac("share", share_id)):
+            return None
+        return share_id

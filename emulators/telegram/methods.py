@@ -85,6 +85,7 @@ class BotApiMethods:
     # Files sent by URL: Telegram's limit, and how long it waits for the host. Tests may lower both.
     max_url_bytes: int = MAX_URL_BYTES
     url_fetch_timeout: float = URL_FETCH_TIMEOUT
+    inline_mode: bool = False  # @BotFather /setinline; inline queries: emulators/telegram/inline.py
 
     def _method_handlers(self) -> dict[str, Callable[[ApiCall], Awaitable[Any]]]:
         """Every method the emulator implements; a call to any other is refused loudly."""
@@ -113,6 +114,7 @@ class BotApiMethods:
             "sendDocument": self._send_document,
             "sendVoice": self._send_voice,
             "getFile": self._get_file,
+            "answerInlineQuery": self._answer_inline_query,  # type: ignore[attr-defined]
         }
 
     def _admit(self, call: ApiCall) -> None:
@@ -135,7 +137,7 @@ class BotApiMethods:
             **self.store.bot_user(),
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline_mode,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }

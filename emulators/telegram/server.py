@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from aiohttp import web
 
 from emulators.connection import NO_ANSWER, reset_connection
 from emulators.telegram.groups import GroupActions, removed_from
+from emulators.telegram.inline import InlineActions
 from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key, probe_duration
 from emulators.telegram.outage import Outage, OutageMode, bad_gateway
 from emulators.telegram.payments import PaymentActions
@@ -76,6 +78,9 @@ from emulators.telegram.state import (
 )
 from emulators.telegram.webhook import WebhookSender
 
+# What a t.me deep link's ?start= may carry (Bot API, "Deep linking"); anything else is not passed on.
+_START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 __all__ = [
     "AnsweredCallback",
     "ChatActionRecord",
@@ -113,7 +118,7 @@ class _Callback:
     answered: bool = False
 
 
-class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, PaymentActions):
+class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, InlineActions, PaymentActions):
     """See the module docstring. Not thread-safe: use it from the event loop that started it.
 
     Scripted faults, each answered the way the real service answers it:
@@ -290,6 +295,27 @@ class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, PaymentAction
         self._emit("user_message", chat.id, message, text)
         self._enqueue_update("message", raw)
         return raw
+
+    async def user_opens_link(
+        self, user_id: int, url: str, *, first_name: str = "Alice", language_code: str = "en"
+    ) -> dict[str, Any]:
+        """The person opens a deep link `https://t.me/<bot username>?start=<payload>`: Telegram opens
+        their chat with the bot and sends `/start <payload>` for them. A link to another username, or a
+        payload Telegram would not carry (over 64 characters, or any but A-Z a-z 0-9 _ -), is a bot
+        bug here: ValueError."""
+        parts = urlsplit(url)
+        username = parts.path.strip("/")
+        if (
+            parts.scheme != "https"
+            or parts.netloc != "t.me"
+            or username.lower() != self.store.bot_username.lower()
+        ):
+            raise ValueError(f"{url!r} is not a link to @{self.store.bot_username}")
+        payload = parse_qs(parts.query).get("start", [""])[0]
+        if payload and not _START_PAYLOAD.fullmatch(payload):
+            raise ValueError(f"Telegram does not carry the start payload {payload!r}")
+        text = f"/start {payload}" if payload else "/start"
+        return await self.user_sends_text(user_id, text, first_name=first_name, language_code=language_code)
 
     async def user_sends_audio(
         self,
