@@ -41,6 +41,7 @@ from bot.web.keys import SERVICES, TELEGRAM
 from bot.web.routes import errors_middleware, setup_routes
 from bot.web.signing import Signer
 from handlers import register_handlers
+from storage.ledger import Charge
 from storage.store import Storage
 from storage.work import Kind
 
@@ -117,7 +118,8 @@ def build_task_core(
     queue.register(Kind.DELIVER, outbox)
     queue.register(Kind.ALERT, alerts)
     queue.register(Kind.BROADCAST, BroadcastSender(storage=storage, bot=bot, queue=queue))
-    quotas = Quotas(settings.max_active_tasks_per_user, settings.max_tasks_per_day, admins)
+    charge = Charge(settings.credits_per_task, settings.free_credits) if settings.payments_on else None
+    quotas = Quotas(settings.max_active_tasks_per_user, settings.max_tasks_per_day, admins, charge)
     return TaskService(lifecycle=lifecycle, submitter=submitter, intake=intake, quotas=quotas)
 
 

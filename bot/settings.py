@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -21,6 +22,33 @@ _EMPTY_HINTS = {
     "TELEGRAM_BOT_TOKEN": "copy it from @BotFather (/mybots → your bot → API Token)",
     "SUNO_API_KEY": "copy the key from https://sunoapi.org/api-key",
 }
+
+
+@dataclass(frozen=True)
+class StarsPack:
+    """`credits` sold for `stars` Telegram Stars."""
+
+    credits: int
+    stars: int
+
+
+def _packs(value: object) -> tuple[StarsPack, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    packs = []
+    for part in str(value or "").split(","):
+        if not part.strip():
+            continue
+        credits, sep, stars = part.strip().partition(":")
+        if not sep or not credits.strip().isdigit() or not stars.strip().isdigit():
+            raise ValueError(f"expected credits:stars packs such as 10:50,50:200, not {part.strip()!r}")
+        pack = StarsPack(int(credits), int(stars))
+        if pack.credits < 1 or pack.stars < 1:
+            raise ValueError(f"a pack needs at least 1 credit and 1 star, not {part.strip()!r}")
+        packs.append(pack)
+    if len({p.credits for p in packs}) != len(packs):
+        raise ValueError("two packs have the same number of credits")
+    return tuple(packs)
 
 
 class ConfigError(Exception):
@@ -86,6 +114,12 @@ class Settings(BaseSettings):
     delivery_url_schemes: Annotated[tuple[str, ...], NoDecode] = Field(
         ("https",), alias="DELIVERY_URL_SCHEMES"
     )
+    # Payments (design §3): Telegram Stars packs of credits; none configured means payments are off.
+    stars_packs: Annotated[tuple[StarsPack, ...], NoDecode] = Field((), alias="STARS_PACKS")
+    free_credits: int = Field(0, alias="FREE_CREDITS", ge=0)
+    credits_per_task: int = Field(1, alias="CREDITS_PER_TASK", ge=1)
+    # Credits each side earns when a newcomer who came through a referral link completes a first song.
+    referral_credits: int = Field(0, alias="REFERRAL_CREDITS", ge=0)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -156,6 +190,11 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("expected comma-separated numeric Telegram user ids") from None
 
+    @field_validator("stars_packs", mode="before")
+    @classmethod
+    def _stars_packs(cls, value: object) -> tuple[StarsPack, ...]:
+        return _packs(value)
+
     @field_validator("delivery_url_schemes", mode="before")
     @classmethod
     def _schemes(cls, value: object) -> tuple[str, ...]:
@@ -170,6 +209,10 @@ class Settings(BaseSettings):
         """Every secret value, for log redaction."""
         values = [self.telegram_bot_token, self.suno_api_key, self.webhook_secret]
         return [v.get_secret_value() for v in values if v is not None]
+
+    @property
+    def payments_on(self) -> bool:
+        return bool(self.stars_packs)
 
     @property
     def webhook_mode(self) -> bool:

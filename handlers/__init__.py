@@ -21,6 +21,7 @@ from handlers.errors import on_error
 from handlers.forms import forms_conversation
 from handlers.inline import inline_query
 from handlers.library import library, library_button
+from handlers.payments import payment_commands, payment_updates
 from handlers.privacy import forget, forget_chosen
 from handlers.screen import screen
 from handlers.sharing import share_button
@@ -38,6 +39,9 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
     # Order matters. Group -2 runs first for every update: it stops what nobody addressed to the bot
     # (group chatter, edits, channel posts) before anything is stored. Group -1 then records the person
     # and stops anyone the operator has not let in, so no handler below needs its own access check.
+    # Group -3: payments are answered (Telegram waits 10 s) and credited before anything can stop them.
+    for handler in payment_updates():
+        application.add_handler(handler, group=-3)
     application.add_handler(TypeHandler(Update, screen), group=-2)
     application.add_handler(TypeHandler(Update, gate), group=-1)
     # The question flows come first so that, while a question is open, its answers and /cancel go there.
@@ -54,6 +58,8 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
         ("library", library),
     ):
         application.add_handler(CommandHandler(name, callback))
+    for handler in payment_commands():
+        application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(language_chosen, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(forget_chosen, pattern=r"^forget:(yes|no)$"))
     application.add_handler(InlineQueryHandler(inline_query))

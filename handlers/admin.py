@@ -15,6 +15,7 @@ from bot.services import BotContext, services_of
 from handlers.broadcast import CALLBACK_PATTERN, broadcast, broadcast_answer
 from handlers.commands import ADMIN_COMMANDS
 from handlers.common import reply, texts_of
+from handlers.payments import refund
 from storage.tasks import TaskStats
 
 
@@ -87,7 +88,14 @@ def admin_handlers(admin_ids: list[int]) -> list[BaseHandler]:  # type: ignore[t
     """The admin commands for these admins, then one handler answering everyone else politely, and the
     broadcast's confirmation buttons (which check the admin themselves: a button carries no filter)."""
     is_admin = filters.User(user_id=admin_ids, allow_empty=False) if admin_ids else filters.User(user_id=[0])
-    callbacks = {"credits": credits, "stats": stats, "allow": allow, "block": block, "broadcast": broadcast}
+    callbacks = {
+        "credits": credits,
+        "stats": stats,
+        "allow": allow,
+        "block": block,
+        "broadcast": broadcast,
+        "refund": refund,
+    }
     return [
         *(CommandHandler(name, callbacks[name], filters=is_admin) for name in ADMIN_COMMANDS),
         CommandHandler(list(ADMIN_COMMANDS), admin_only),

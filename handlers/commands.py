@@ -28,11 +28,17 @@ COMMANDS = (
     Command("help"),
     Command("cancel"),
     Command("forget"),
+    # Payments: always registered; with no STARS_PACKS they answer that payments are off.
+    Command("buy"),
+    Command("balance"),
+    Command("paysupport"),
+    Command("terms"),
     Command("credits", admin=True),
     Command("stats", admin=True),
     Command("broadcast", admin=True),
     Command("allow", admin=True, menu=False),
     Command("block", admin=True, menu=False),
+    Command("refund", admin=True, menu=False),
 )
 
 PUBLIC_MENU = tuple(c.name for c in COMMANDS if c.menu and not c.admin)

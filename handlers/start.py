@@ -9,8 +9,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.chat.progress import format_elapsed, task_summary
 from bot.chat.sharing import START_PREFIX
 from bot.i18n import LANGUAGES, Texts
+from bot.payments.referrals import PREFIX as REFERRAL_PREFIX
 from bot.services import BotContext, services_of
 from handlers.common import person_of, reply, texts_of
+from handlers.payments import note_referral
 from handlers.sharing import open_share
 
 
@@ -21,6 +23,8 @@ async def start(update: Update, context: BotContext) -> None:
         return
     person = await person_of(update, context)
     await reply(update, Texts(person.locale)("start", name=person.first_name or "there"))
+    if context.args and context.args[0].startswith(REFERRAL_PREFIX):
+        await note_referral(update, context, context.args[0])
 
 
 async def help_command(update: Update, context: BotContext) -> None:

@@ -10,6 +10,7 @@ from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.events import EventRepository
 from storage.kv import KeyValueRepository
+from storage.ledger import LedgerRepository
 from storage.library import LibraryRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
@@ -34,6 +35,7 @@ class Storage:
         self.privacy = PrivacyRepository(self.db)
         self.library = LibraryRepository(self.db)
         self.shares = ShareRepository(self.db)
+        self.ledger = LedgerRepository(self.db)
 
     async def open(self) -> None:
         """Open the file and bring its schema up to date."""

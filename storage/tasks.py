@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import work
+from storage import ledger, work
 from storage.db import Database
 from storage.models import Stage, Task, TaskKind, Track, TrackData
 from storage.work import Kind, Lease, NewWork, WorkItem
@@ -69,8 +69,11 @@ class TaskRepository:
         upload_id: int | None = None,
         now: float,
         follow_up: FollowUp | None = None,
+        charge: ledger.Charge | None = None,
     ) -> Task:
-        """A queued task; with `follow_up`, its submission and first progress message as work, in one go."""
+        """A queued task; with `follow_up`, its submission and first progress message as work, in one go.
+
+        With `charge`, its credits are held in the same transaction (ledger.InsufficientCredits: no task)."""
 
         def create(conn: sqlite3.Connection) -> int:
             task_id = conn.execute(
@@ -82,6 +85,8 @@ class TaskRepository:
                 (user_id, chat_id, kind.value, json.dumps(params), model, upload_id, now, now),
             ).lastrowid
             assert task_id is not None
+            if charge is not None:
+                ledger.hold(conn, user_id=user_id, task_id=task_id, charge=charge, now=now)
             if follow_up is not None:
                 follow_up.recorded += work.want(
                     conn,

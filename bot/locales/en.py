@@ -129,6 +129,50 @@ MESSAGES: dict[str, str] = {
     "quota.active": "You already have {count} songs in the making (the limit is {limit}). "
     "Please wait until one is done.",
     "quota.daily": "You have made {limit} songs today, the daily limit. Come back tomorrow!",
+    # Payments and credits
+    "credits.short": "Not enough credits: a song costs {cost} and you have {balance}. /balance shows them.",
+    "credits.off": "Payments are off in this bot: songs are free, within the limits.",
+    "credits.balance": "Your credits: {balance} ({held} held for songs in the making).",
+    "credits.recent": "Recent entries:",
+    "credits.none_yet": "No entries yet.",
+    "credits.kind.grant": "free credits",
+    "credits.kind.purchase": "bought",
+    "credits.kind.hold": "held for a song",
+    "credits.kind.settle": "spent",
+    "credits.kind.release": "given back",
+    "credits.kind.refund": "refunded",
+    "credits.kind.referral": "referral",
+    "credits.kind.adjustment": "adjusted",
+    "commands.buy": "Buy credits with Telegram Stars",
+    "commands.balance": "Your credits",
+    "pay.choose": "Choose a pack of credits (paid in Telegram Stars):",
+    "pay.pack": "{credits} credits for {stars} ⭐",
+    "pay.pack_gone": "That pack is no longer sold; /buy shows the current ones.",
+    "pay.title": "{credits} credits",
+    "pay.description": "{credits} credits for songs in this bot, for {stars} Telegram Stars.",
+    "pay.refused": "This invoice is not valid any more. Please ask for a new one with /buy.",
+    "pay.price_changed": "This pack's price has changed since the invoice was sent. "
+    "Please ask for a new one with /buy.",
+    "pay.thanks": "Thank you! {credits} credits added; you have {balance} now.",
+    "commands.paysupport": "Help with a payment",
+    "commands.terms": "Terms of purchase",
+    "pay.support": "Trouble with a payment? Write to the bot's operator and give the date and the pack "
+    "you bought; a payment whose credits were not added is refunded in Telegram Stars.",
+    "pay.terms": "Credits are bought with Telegram Stars and spent on songs: one song costs the credits "
+    "shown in /balance, held while it is made and given back when it fails for a reason that was not "
+    "yours. Credits do not expire and are not exchanged for money; unused credits of a payment may be "
+    "refunded on request (/paysupport).",
+    "refund.usage": "Usage: /refund <telegram payment charge id> [force]",
+    "refund.unknown": "No payment with charge id {charge} was credited here.",
+    "refund.already": "Payment {charge} was refunded already.",
+    "refund.spent": "Payment {charge} bought {credits} credits but only {balance} are left: they were "
+    "spent. Send /refund {charge} force to refund it anyway.",
+    "refund.failed": "Telegram refused to refund {charge}: {reason}",
+    "refund.done": "Refunded {stars} ⭐ of payment {charge} to user {user_id}; their credits: {balance}.",
+    "referral.welcome": "Welcome! Make your first song and you and the friend who invited you each get "
+    "{credits} credits.",
+    "referral.link": "Invite friends with your link: {link} (you each get {credits} credits at their "
+    "first song).",
     # Progress
     "kind.generate": "Song from a description",
     "kind.custom": "Song from your lyrics",

@@ -135,6 +135,49 @@ MESSAGES: dict[str, str] = {
     "quota.active": "У вас уже создаётся песен: {count} (лимит — {limit}). "
     "Пожалуйста, подождите, пока одна из них будет готова.",
     "quota.daily": "Дневной лимит исчерпан: сегодня вы создали песен — {limit}. Возвращайтесь завтра!",
+    # Payments and credits
+    "credits.short": "Не хватает кредитов: песня стоит {cost}, у вас {balance}. Подробнее — /balance.",
+    "credits.off": "Оплата в этом боте выключена: песни бесплатны в пределах лимитов.",
+    "credits.balance": "Ваши кредиты: {balance} (из них {held} заняты песнями, которые создаются).",
+    "credits.recent": "Последние записи:",
+    "credits.none_yet": "Записей пока нет.",
+    "credits.kind.grant": "бесплатные кредиты",
+    "credits.kind.purchase": "покупка",
+    "credits.kind.hold": "заняты песней",
+    "credits.kind.settle": "потрачены",
+    "credits.kind.release": "возвращены",
+    "credits.kind.refund": "возврат платежа",
+    "credits.kind.referral": "за приглашение",
+    "credits.kind.adjustment": "поправка",
+    "commands.buy": "Купить кредиты за Telegram Stars",
+    "commands.balance": "Ваши кредиты",
+    "pay.choose": "Выберите пакет кредитов (оплата в Telegram Stars):",
+    "pay.pack": "{credits} кредитов за {stars} ⭐",
+    "pay.pack_gone": "Этот пакет больше не продаётся; актуальные — в /buy.",
+    "pay.title": "Кредиты: {credits}",
+    "pay.description": "{credits} кредитов на песни в этом боте за {stars} Telegram Stars.",
+    "pay.refused": "Этот счёт больше не действителен. Запросите новый через /buy.",
+    "pay.price_changed": "Цена пакета изменилась после выставления счёта. Запросите новый через /buy.",
+    "pay.thanks": "Спасибо! Добавлено кредитов: {credits}; теперь у вас {balance}.",
+    "commands.paysupport": "Помощь с оплатой",
+    "commands.terms": "Условия покупки",
+    "pay.support": "Проблема с оплатой? Напишите владельцу бота, укажите дату и купленный пакет; "
+    "платёж, за который не начислены кредиты, возвращается в Telegram Stars.",
+    "pay.terms": "Кредиты покупаются за Telegram Stars и тратятся на песни: песня стоит столько "
+    "кредитов, сколько показано в /balance; они заняты, пока песня создаётся, и возвращаются, если она "
+    "не получилась не по вашей вине. Кредиты не сгорают и не обмениваются на деньги; неиспользованные "
+    "кредиты платежа можно вернуть по запросу (/paysupport).",
+    "refund.usage": "Использование: /refund <telegram payment charge id> [force]",
+    "refund.unknown": "Платёж {charge} здесь не зачислялся.",
+    "refund.already": "Платёж {charge} уже возвращён.",
+    "refund.spent": "Платёж {charge} дал {credits} кредитов, а осталось {balance}: они потрачены. "
+    "Отправьте /refund {charge} force, чтобы вернуть его всё равно.",
+    "refund.failed": "Telegram отказался вернуть {charge}: {reason}",
+    "refund.done": "Возвращено {stars} ⭐ платежа {charge} пользователю {user_id}; его кредиты: {balance}.",
+    "referral.welcome": "Добро пожаловать! Создайте первую песню, и вы с другом, который вас пригласил, "
+    "получите по {credits} кредитов.",
+    "referral.link": "Приглашайте друзей по своей ссылке: {link} (каждый из вас получит {credits} "
+    "кредитов, когда друг создаст первую песню).",
     # Progress
     "kind.generate": "Песня по описанию",
     "kind.custom": "Песня по вашему тексту",

@@ -22,6 +22,7 @@ from bot.tasks.keyed_locks import KeyedLocks
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.submitter import POLLING_CALLBACK_URL, Submitter
 from bot.tasks.work_queue import WorkQueue
+from storage.ledger import Charge, InsufficientCredits
 from storage.models import Person, Stage, Task, TaskKind
 from storage.store import Storage
 from storage.work import Kind, NewWork
@@ -49,6 +50,7 @@ class Quotas:
     max_active: int
     max_per_day: int
     admins: frozenset[int]
+    charge: Charge | None = None  # payments on: what a task costs (admins are never charged)
 
 
 class TaskService:
@@ -127,16 +129,22 @@ class TaskService:
             if not self.is_admin(person.user_id):
                 await self._check_quota(person.user_id)
             params = request.model_dump(by_alias=True, exclude_none=True)
-            task = await self._storage.tasks.create(
-                user_id=person.user_id,
-                chat_id=chat_id,
-                kind=kind,
-                params=params,
-                model=getattr(request, "model", None),
-                upload_id=upload_id,
-                now=self._now(),
-                follow_up=follow_up,
-            )
+            charge = None if self.is_admin(person.user_id) else self._quotas.charge
+            try:
+                task = await self._storage.tasks.create(
+                    user_id=person.user_id,
+                    chat_id=chat_id,
+                    kind=kind,
+                    params=params,
+                    model=getattr(request, "model", None),
+                    upload_id=upload_id,
+                    now=self._now(),
+                    follow_up=follow_up,
+                    charge=charge,
+                )
+            except InsufficientCredits as short:
+                self._metrics.tasks_refused.labels(reason="credits").inc()
+                raise TaskRefused("credits.short", balance=short.balance, cost=short.needed) from None
         self._metrics.tasks_created.labels(kind=kind.value).inc()
         self._metrics.active_tasks.inc()
         log.info("task %s created: %s for user %s", task.id, kind.value, person.user_id)

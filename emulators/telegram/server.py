@@ -42,6 +42,7 @@ from emulators.telegram.groups import GroupActions, removed_from
 from emulators.telegram.inline import InlineActions
 from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key, probe_duration
 from emulators.telegram.outage import Outage, OutageMode, bad_gateway
+from emulators.telegram.payments import PaymentActions
 from emulators.telegram.requests import (
     MAX_SMALL_BODY,
     ApiCall,
@@ -117,7 +118,7 @@ class _Callback:
     answered: bool = False
 
 
-class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, InlineActions):
+class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, InlineActions, PaymentActions):
     """See the module docstring. Not thread-safe: use it from the event loop that started it.
 
     Scripted faults, each answered the way the real service answers it:
@@ -220,7 +221,8 @@ class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, InlineActions
         self._client: aiohttp.ClientSession | None = None
         self._delivery_task: asyncio.Task[None] | None = None
 
-        self._handlers = self._method_handlers()
+        self._payments_init()
+        self._handlers = {**self._method_handlers(), **self._payment_methods()}
 
     # ----------------------------------------------------------------------------------------------
     # Lifecycle
