@@ -137,17 +137,9 @@ class TaskRepository:
         return Task.from_row(data), locale, name
 
     async def with_locale(self, task_id: int) -> tuple[Task, str | None]:
-        """A task and the locale of the person it belongs to, in one read (a progress message needs both)."""
-        row = await self._db.fetchone(
-            "SELECT tasks.*, COALESCE(people.language_override, people.language) AS person_locale "
-            "FROM tasks LEFT JOIN people ON people.user_id = tasks.user_id WHERE tasks.id = ?",
-            (task_id,),
-        )
-        if row is None:
-            raise LookupError(f"task {task_id} does not exist")
-        data = dict(row)
-        locale = data.pop("person_locale")
-        return Task.from_row(data), locale
+        """A task and the locale of the person it belongs to, in one read (a delivery needs both)."""
+        task, locale, _ = await self.with_asker(task_id)
+        return task, locale
 
     async def set_progress(self, task_id: int, *, message_id: int, text: str) -> None:
         """The task's progress message, once it is sent (a new one replaces one the person deleted)."""
