@@ -81,7 +81,7 @@ def build_task_core(
 ) -> TaskService:
     """The task core's object graph, each part handed what it works with."""
     admins = frozenset(settings.admin_user_ids)
-    queue = WorkQueue(storage.work, telegram_probe=bot.get_me)
+    queue = WorkQueue(storage.work, telegram_probe=bot.get_me, shared=storage.db.dialect != "sqlite")
     alerts = Alerts(
         storage=storage,
         bot=bot,
@@ -134,7 +134,8 @@ class _Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.storage = Storage(settings.database_path)
+        url = settings.database_url.get_secret_value() if settings.database_url else None
+        self.storage = Storage(settings.database_path, url=url)
 
     async def storage_context(self, app: web.Application) -> AsyncIterator[None]:
         await self.storage.open()
@@ -257,7 +258,7 @@ class _Runtime:
                 await application.stop()
 
     async def core_context(self, app: web.Application) -> AsyncIterator[None]:
-        await self.tasks.start(single_process=True)
+        await self.tasks.start()
         log.info("bot started in %s mode", "webhook" if self.settings.webhook_mode else "polling")
         # What exists now lives as long as the bot (PTB, handlers, clients, caches): moved out of the
         # collector's way, a full collection scans only what requests create and stays short, instead of

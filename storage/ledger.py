@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from storage.db import Database
+from storage.db import Conn, Database
 
 
 class EntryKind(StrEnum):
@@ -61,7 +61,7 @@ def free_key(user_id: int) -> str:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     user_id: int,
     kind: EntryKind,
@@ -74,19 +74,19 @@ def append(
 ) -> bool:
     """Write an entry; False (and nothing written) when one with this key exists already."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO ledger (user_id, kind, amount, reason, key, task_id, stars, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ledger (user_id, kind, amount, reason, key, task_id, stars, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (user_id, kind.value, amount, reason, key, task_id, stars, now),
     )
     return cursor.rowcount > 0
 
 
-def balance_in(conn: sqlite3.Connection, user_id: int) -> int:
+def balance_in(conn: Conn, user_id: int) -> int:
     row = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ?", (user_id,)).fetchone()
     return int(row[0])
 
 
-def grant_free(conn: sqlite3.Connection, user_id: int, credits: int, now: float) -> None:
+def grant_free(conn: Conn, user_id: int, credits: int, now: float) -> None:
     """A person's free credits, the first time they are looked at with payments on (once, by its key)."""
     if credits > 0:
         append(
@@ -100,7 +100,7 @@ def grant_free(conn: sqlite3.Connection, user_id: int, credits: int, now: float)
         )
 
 
-def hold(conn: sqlite3.Connection, *, user_id: int, task_id: int, charge: Charge, now: float) -> None:
+def hold(conn: Conn, *, user_id: int, task_id: int, charge: Charge, now: float) -> None:
     """Take a task's credits, or raise InsufficientCredits (rolling back the caller's transaction).
 
     Checked and written in one write transaction, so simultaneous requests cannot spend a credit twice."""
@@ -165,7 +165,7 @@ class LedgerRepository:
     ) -> bool:
         """An entry on its own (a purchase, a grant, an adjustment); False when its key was used before."""
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Conn) -> bool:
             return append(
                 conn,
                 user_id=user_id,
@@ -186,10 +186,11 @@ class LedgerRepository:
         if user_id == referrer_id:
             return False
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Conn) -> bool:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO referrals (user_id, referrer_id, credits, created_at) "
-                "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE user_id = ?)",
+                "INSERT INTO referrals (user_id, referrer_id, credits, created_at) "
+                "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE user_id = ?) "
+                "ON CONFLICT DO NOTHING",
                 (user_id, referrer_id, credits, now, user_id),
             )
             return cursor.rowcount > 0
@@ -197,13 +198,13 @@ class LedgerRepository:
         return await self._db.run_transaction(write)
 
     async def grant_free(self, user_id: int, credits: int, *, now: float) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Conn) -> None:
             grant_free(conn, user_id, credits, now)
 
         await self._db.run_transaction(write)
 
 
-def _entry(row: sqlite3.Row | object) -> Entry:
+def _entry(row: Any) -> Entry:
     data = dict(row)  # type: ignore[call-overload]
     return Entry(
         id=int(data["id"]),

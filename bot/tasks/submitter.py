@@ -85,6 +85,7 @@ class Submitter:
         self._running = ItemTasks()
         self._sending: set[int] = set()  # item ids whose request has left (or is recording its answer)
         self._waiting: dict[int, int] = {}  # task id -> chat id, while it waits for the budget
+        self._in_order = asyncio.Lock()
         self._news: asyncio.Task[None] | None = None
         self.on_accepted: Callable[[], None] | None = None  # the provider took a task (credits are fine)
 
@@ -124,25 +125,15 @@ class Submitter:
             self._waiting.pop(item.task_id or 0, None)
 
     async def _attempt(self, item: WorkItem) -> None:
-        assert item.task_id is not None
-        task = await self._storage.tasks.get(item.task_id)
-        if task is None or task.stage is not Stage.QUEUED or task.provider_task_id:
-            self._queue.done(item)  # sent, adopted, failed or gone: nothing left to send
+        # Items are handed over in the order they were queued; the lock (first come, first served) keeps
+        # that order through the reads below, which a PostgreSQL pool may answer in any order, so each
+        # task takes its place in the budget's queue in turn. Nothing awaits between leaving the lock and
+        # joining that queue.
+        async with self._in_order:
+            prepared = await self._prepare(item)
+        if prepared is None:
             return
-        if task.submit_started_at is not None:
-            await self._answer_lost(item, task)
-            return
-        try:
-            request = await self._request(task)
-        except ProviderError as error:
-            await self._life.fail(task, error)
-            self._queue.done(item)
-            return
-        except (ValidationError, ValueError):
-            log.exception("task %s has parameters that no longer validate", task.id)
-            await self._life.fail(task, ProviderError(400, "invalid stored parameters"))
-            self._queue.done(item)
-            return
+        task, request = prepared
 
         async def leaving() -> None:
             # Recorded before the request leaves: if this process dies while it is out, the next one
@@ -165,6 +156,26 @@ class Submitter:
         finally:
             self._waiting.pop(task.id, None)
         await self._accepted(item, task, provider_task_id)
+
+    async def _prepare(self, item: WorkItem) -> tuple[Task, ProviderRequest] | None:
+        """The task and its request, or None when there is nothing to send (the item is then settled)."""
+        assert item.task_id is not None
+        task = await self._storage.tasks.get(item.task_id)
+        if task is None or task.stage is not Stage.QUEUED or task.provider_task_id:
+            self._queue.done(item)  # sent, adopted, failed or gone: nothing left to send
+            return None
+        if task.submit_started_at is not None:
+            await self._answer_lost(item, task)
+            return None
+        try:
+            return task, await self._request(task)
+        except ProviderError as error:
+            await self._life.fail(task, error)
+        except (ValidationError, ValueError):
+            log.exception("task %s has parameters that no longer validate", task.id)
+            await self._life.fail(task, ProviderError(400, "invalid stored parameters"))
+        self._queue.done(item)
+        return None
 
     async def _request(self, task: Task) -> ProviderRequest:
         request = REQUEST_CLASSES[task.kind].model_validate(task.params)

@@ -10,9 +10,9 @@ from pathlib import Path
 from aiohttp import web
 from telegram import Update
 
-from bot.tasks.retry import database_busy
 from bot.tasks.service import CallbackRejected
 from bot.web.keys import SERVICES, TELEGRAM
+from storage.db import is_busy
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ async def provider_callback(request: web.Request) -> web.Response:
         log.warning("callback for task %s rejected: %s", task_id, rejected)
         return web.json_response({"ok": False, "error": str(rejected)}, status=rejected.status)
     except Exception as error:
-        if not database_busy(error):
+        if not is_busy(error):
             raise
         # Not stored, so not acknowledged: the provider retries, and polling covers what it gives up on.
         log.warning("callback for task %s not stored yet (database busy); the provider will retry", task_id)
