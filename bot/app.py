@@ -22,6 +22,8 @@ from bot.ops.broadcast import BroadcastDesk, BroadcastSender
 from bot.ops.housekeeping import sweep
 from bot.ops.logging_setup import mask_secrets
 from bot.ops.metrics import Metrics
+from bot.payments.invoices import InvoiceSigner
+from bot.payments.reconcile import reconcile
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
 from bot.provider.media import MediaFetcher, media_session
@@ -48,6 +50,10 @@ from storage.work import Kind
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_INTERVAL = 600.0
+# Payments lost on their way to the ledger are rare (a crash in a few milliseconds' window): looked for
+# soon after a start (when one is likeliest to have just happened), then every quarter of an hour.
+RECONCILE_FIRST = 30.0
+RECONCILE_INTERVAL = 900.0
 # Every callback in flight holds a task, its coroutine, futures and contexts. With 64 callbacks in flight
 # Python's default (a young collection every 700 net allocations) collected 25 times in two seconds of
 # load, about 1 ms of the loop each, scanning objects about to be freed anyway; with room for that working
@@ -67,6 +73,26 @@ def schedule_housekeeping(application: Application, settings: Settings, storage:
 
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
     application.job_queue.run_repeating(job, interval=HOUSEKEEPING_INTERVAL, first=10, name="housekeeping")
+
+
+def schedule_reconciliation(application: Application, storage: Storage, signer: Signer) -> None:  # type: ignore[type-arg]
+    """Credit payments whose update never became a ledger entry (bot/payments/reconcile.py).
+
+    A repeating job rather than work-queue items: each run reads Telegram's whole record and writes keyed
+    entries, so it needs no lease or attempt count (two replicas running it at once credit each payment
+    once), and a run that fails is simply the next one's to do."""
+    invoices = InvoiceSigner(signer.derive("invoices"))
+
+    async def job(context: object) -> None:
+        try:
+            await reconcile(application.bot, storage.ledger, storage.people, invoices)
+        except Exception as error:  # Telegram or the database away: the next run reads it all again
+            log.warning("payment reconciliation did not finish: %s: %s", type(error).__name__, error)
+
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
+    application.job_queue.run_repeating(
+        job, interval=RECONCILE_INTERVAL, first=RECONCILE_FIRST, name="reconcile-payments"
+    )
 
 
 def build_task_core(
@@ -250,6 +276,8 @@ class _Runtime:
             if application.updater is not None:
                 await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
             schedule_housekeeping(application, settings, storage)
+            if settings.payments_on:
+                schedule_reconciliation(application, storage, self.signer)
             try:
                 yield
             finally:

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     credits_per_task: int = Field(1, alias="CREDITS_PER_TASK", ge=1)
     # Credits each side earns when a newcomer who came through a referral link completes a first song.
     referral_credits: int = Field(0, alias="REFERRAL_CREDITS", ge=0)
+    # What one song costs the operator at the provider, in Stars: the doctor warns about a pack that sells
+    # songs below it (unset: not checked).
+    provider_stars_per_song: float | None = Field(None, alias="PROVIDER_STARS_PER_SONG", gt=0)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -210,6 +213,11 @@ class Settings(BaseSettings):
     @classmethod
     def _stars_packs(cls, value: object) -> tuple[StarsPack, ...]:
         return _packs(value)
+
+    @field_validator("provider_stars_per_song", mode="before")
+    @classmethod
+    def _optional_number(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("delivery_url_schemes", mode="before")
     @classmethod

@@ -41,6 +41,17 @@ class Charge:
     free_credits: int = 0
 
 
+@dataclass(frozen=True)
+class Takings:
+    """Payments in Stars and what credits did, over a span (a day for /stats) or ever (for /metrics)."""
+
+    purchases: int = 0
+    purchase_stars: int = 0
+    refunds: int = 0
+    refund_stars: int = 0
+    spent: int = 0  # credits of holds settled: songs paid for
+
+
 class InsufficientCredits(Exception):
     def __init__(self, balance: int, needed: int) -> None:
         super().__init__(f"balance {balance} is below {needed}")
@@ -139,6 +150,34 @@ class LedgerRepository:
             (user_id, user_id),
         )
         return int(row[0]) if row else 0
+
+    async def takings(self, since: float = 0.0) -> Takings:
+        """Purchases, refunds (count and Stars) and credits spent in entries written from `since` on."""
+        row = await self._db.fetchone(
+            "SELECT "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'purchase' THEN 1 ELSE 0 END), 0) AS INTEGER), "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'purchase' THEN stars ELSE 0 END), 0) AS INTEGER), "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'refund' THEN 1 ELSE 0 END), 0) AS INTEGER), "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'refund' THEN stars ELSE 0 END), 0) AS INTEGER) "
+            "FROM ledger WHERE kind IN ('purchase', 'refund') AND created_at >= ?",
+            (since,),
+        )
+        # A settle entry is worth 0 (the hold took the credits): what it spent is its hold's amount.
+        spent = await self._db.fetchone(
+            "SELECT CAST(COALESCE(-SUM(h.amount), 0) AS INTEGER) FROM ledger s "
+            "JOIN ledger h ON h.key = 'hold:' || s.task_id "
+            "WHERE s.kind = 'settle' AND s.created_at >= ?",
+            (since,),
+        )
+        if row is None:
+            return Takings()
+        return Takings(
+            purchases=int(row[0]),
+            purchase_stars=int(row[1]),
+            refunds=int(row[2]),
+            refund_stars=int(row[3]),
+            spent=int(spent[0]) if spent else 0,
+        )
 
     async def entries(self, user_id: int, *, limit: int = 100) -> list[Entry]:
         """A person's entries, newest first."""

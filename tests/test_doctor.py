@@ -204,3 +204,24 @@ async def test_a_database_from_a_newer_bot_fails(make_settings: Callable[..., Se
 
     assert code == 1
     assert "newer bot" in line_about(lines, "storage:")
+
+
+async def test_a_pack_selling_songs_below_the_providers_price_is_named_in_one_line(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # 10 credits for 50 ⭐ at 2 credits a song: 10 ⭐ a song; 50 for 200 at 2: 8 ⭐; the provider takes 9.
+    losing = make_settings(
+        webhook=False, STARS_PACKS="10:50,50:200", CREDITS_PER_TASK="2", PROVIDER_STARS_PER_SONG="9"
+    )
+    code, lines = await doctor(losing)
+    assert code == 0, "\n".join(lines)
+    line = line_about(lines, "loses money")
+    assert line.startswith("!") and "50:200 (8 ⭐ a song)" in line and "10:50" not in line
+    for variable in ("STARS_PACKS", "CREDITS_PER_TASK=2", "PROVIDER_STARS_PER_SONG=9"):
+        assert variable in line
+
+    for fine in (
+        make_settings(webhook=False, STARS_PACKS="10:50,50:200", CREDITS_PER_TASK="2"),
+        make_settings(webhook=False, STARS_PACKS="10:50,50:200", PROVIDER_STARS_PER_SONG="3"),
+    ):
+        assert not [line for line in (await doctor(fine))[1] if "loses money" in line]

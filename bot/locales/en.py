@@ -173,6 +173,12 @@ MESSAGES: dict[str, str] = {
     "{credits} credits.",
     "referral.link": "Invite friends with your link: {link} (you each get {credits} credits at their "
     "first song).",
+    # Payments: who may pay, payments in groups, what /forget keeps, the operator's day (issue 15 items 5, 7)
+    "pay.not_allowed": "You cannot buy credits here: the bot's operator has not let you in.",
+    "privacy.ledger_kept": "Your credit records (purchases, refunds, credits spent) stay, as financial "
+    "records: amounts and dates with your user id, and none of your words or your name.",
+    "admin.stats_payments": "Payments today: {stars} ⭐ from {purchases} purchases; refunds: {refunds} "
+    "({refund_stars} ⭐). Credits spent today: {spent}; held now: {held}.",
     # Progress
     "kind.generate": "Song from a description",
     "kind.custom": "Song from your lyrics",

@@ -178,6 +178,12 @@ MESSAGES: dict[str, str] = {
     "получите по {credits} кредитов.",
     "referral.link": "Приглашайте друзей по своей ссылке: {link} (каждый из вас получит {credits} "
     "кредитов, когда друг создаст первую песню).",
+    # Payments: who may pay, payments in groups, what /forget keeps, the operator's day (issue 15 items 5, 7)
+    "pay.not_allowed": "Здесь нельзя купить кредиты: оператор бота не открыл вам доступ.",
+    "privacy.ledger_kept": "Записи о ваших кредитах (покупки, возвраты, потраченные кредиты) остаются как "
+    "финансовые документы: суммы и даты с вашим id, без ваших слов и имени.",
+    "admin.stats_payments": "Оплаты сегодня: {stars} ⭐ за {purchases} покупок; возвраты: {refunds} "
+    "({refund_stars} ⭐). Потрачено кредитов сегодня: {spent}; удержано сейчас: {held}.",
     # Progress
     "kind.generate": "Песня по описанию",
     "kind.custom": "Песня по вашему тексту",

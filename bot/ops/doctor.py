@@ -115,6 +115,9 @@ async def _check_configuration(settings: Settings, report: _Report) -> None:
             "ADMIN_USER_IDS is empty: nobody can use /credits, /stats and /broadcast or bypass quotas; "
             "add your Telegram user id (ask @userinfobot) to ADMIN_USER_IDS",
         )
+    losing = losing_packs(settings)
+    if losing:
+        report.line(NOTE, losing)
     # Its scheme and path are checked when the settings load; only Telegram's port rule is left.
     if settings.public_url is not None:
         parts = urlsplit(settings.public_url)
@@ -123,6 +126,22 @@ async def _check_configuration(settings: Settings, report: _Report) -> None:
             report.line(
                 FAIL, "PUBLIC_URL uses a port Telegram refuses for webhooks: use 443 (or 80, 88, 8443)"
             )
+
+
+def losing_packs(settings: Settings) -> str | None:
+    """One line naming the packs that sell a song for fewer Stars than it costs at the provider."""
+    cost = settings.provider_stars_per_song
+    if cost is None or not settings.payments_on:
+        return None
+    per_task = settings.credits_per_task
+    losing = [p for p in settings.stars_packs if p.stars / p.credits * per_task < cost]
+    if not losing:
+        return None
+    shown = ", ".join(f"{p.credits}:{p.stars} ({p.stars / p.credits * per_task:g} ⭐ a song)" for p in losing)
+    return (
+        f"STARS_PACKS loses money: {shown} at CREDITS_PER_TASK={per_task}, below "
+        f"PROVIDER_STARS_PER_SONG={cost:g}; raise those packs' Stars or CREDITS_PER_TASK"
+    )
 
 
 def _telegram_bot(settings: Settings) -> Bot:

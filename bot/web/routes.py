@@ -116,6 +116,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     services.metrics.queue_length.set(services.provider.budget.waiting)
+    if services.settings.payments_on:
+        ledger = services.storage.ledger
+        services.metrics.ledger.update(await ledger.takings(), await ledger.held())
     return web.Response(
         body=services.metrics.render(), headers={"Content-Type": services.metrics.content_type}
     )
