@@ -103,6 +103,7 @@ def build_task_core(
         lifecycle=lifecycle, provider=provider, signer=signer, public_url=settings.public_url
     )
     submitter.on_accepted = alerts.task_accepted
+    submitter.intake = intake  # a synchronous studio tool's answer is stored as its task's event
     progress = ProgressMessages(storage=storage, bot=bot, pacer=pacer, queue_position=submitter.position)
     outbox = Outbox(
         queue=queue,

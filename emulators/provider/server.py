@@ -37,6 +37,7 @@ import aiohttp
 from aiohttp import web
 
 from emulators.connection import NO_ANSWER, reset_connection
+from emulators.provider import studio
 from emulators.provider.faults import (
     DownloadFailure,
     LostAnswer,
@@ -66,6 +67,8 @@ from emulators.provider.tasks import (
 )
 from emulators.provider.uploads import UPLOAD_PATHS, UploadedFile, UploadHost
 from emulators.provider.variants import VARIANTS, PayloadVariants
+
+studio.register()  # the studio's endpoints join the tables below before any app is built
 
 __all__ = ["ProviderEmulator", "RecordedRequest", "UploadedFile", "Violation"]
 
