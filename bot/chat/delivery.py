@@ -75,6 +75,7 @@ class TrackDelivery:
         self._bot = bot
         self._uploader = uploader
         self._media = media
+        self.media = media  # the studio's files are fetched through the same guard (bot/studio/delivery.py)
         self._tmp_dir = tmp_dir
         self._metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)

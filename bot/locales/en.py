@@ -254,6 +254,12 @@ MESSAGES: dict[str, str] = {
     "button.more": "More…",
     "button.back": "« Back",
     "studio.gone": "That track is no longer available for this. Try it under another one.",
+    "button.wav": "WAV",
+    "kind.wav": "Lossless WAV",
+    "studio.file_too_big": "{name} is too big to send here (Telegram takes files up to 50 MB). "
+    "Download it at {url}",
+    "studio.file_unavailable": "I could not fetch {name} from the music service after several tries. "
+    "Download it at {url}",
     # Status
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.studio import sounds
+from bot.studio import sounds, wav
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
-TOOLS: dict[TaskKind, Tool] = {tool.kind: tool for tool in (sounds.TOOL,)}
+TOOLS: dict[TaskKind, Tool] = {tool.kind: tool for tool in (sounds.TOOL, wav.TOOL)}
 
 
 def tool_for(kind: TaskKind) -> Tool | None:
