@@ -30,6 +30,7 @@ from bot.provider.media import MediaFetcher, media_session
 from bot.provider.media_guard import MediaGuard
 from bot.services import Services
 from bot.settings import Settings
+from bot.studio.delivery import FileDelivery
 from bot.tasks.events import EventIntake
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.poller import Poller
@@ -129,11 +130,15 @@ def build_task_core(
         lifecycle=lifecycle, provider=provider, signer=signer, public_url=settings.public_url
     )
     submitter.on_accepted = alerts.task_accepted
+    submitter.intake = intake  # a synchronous studio tool's answer is stored as its task's event
+    files = FileDelivery(
+        storage=storage, bot=bot, media=delivery.media, tmp_dir=settings.data_dir / "tmp", metrics=metrics
+    )
     progress = ProgressMessages(storage=storage, bot=bot, pacer=pacer, queue_position=submitter.position)
     outbox = Outbox(
         queue=queue,
         progress=progress,
-        deliveries=Deliveries(storage=storage, bot=bot, delivery=delivery, pacer=pacer),
+        deliveries=Deliveries(storage=storage, bot=bot, delivery=delivery, pacer=pacer, files=files),
         people=storage.people,
         metrics=metrics,
         slots_ahead=pacer.ahead,

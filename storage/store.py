@@ -14,6 +14,7 @@ from storage.ledger import LedgerRepository
 from storage.library import LibraryRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
+from storage.results import ResultRepository
 from storage.shares import ShareRepository
 from storage.tasks import TaskRepository
 from storage.uploads import UploadRepository
@@ -37,6 +38,7 @@ class Storage:
         self.library = LibraryRepository(self.db)
         self.shares = ShareRepository(self.db)
         self.ledger = LedgerRepository(self.db)
+        self.results = ResultRepository(self.db)  # the studio's files and personas
 
     async def open(self) -> None:
         """Connect and bring the schema up to date."""

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import ledger, work
+from storage import ledger, results, work
 from storage.db import Conn, Database
-from storage.models import Stage, Task, TaskKind, Track, TrackData
+from storage.models import FileData, Stage, Task, TaskKind, Track, TrackData
 from storage.work import Kind, Lease, NewWork, WorkItem
 
 _STAGE_TIME_COLUMN = {
@@ -268,6 +268,9 @@ class TaskRepository:
                 conn.executemany(_UPSERT_TRACK, upserts)
             if folds:
                 conn.executemany(_UPDATE_TASK, [fold.task_row(now) for fold in folds.values()])
+            for change in changes:  # a studio tool's files, kept once the task is complete
+                if change.files and folds[change.task_id].stage is Stage.COMPLETE:
+                    results.store(conn, change.task_id, change.files)
             event_ids = [c.event_id for c in changes if c.event_id is not None] + list(ignored)
             for chunk in _chunks(event_ids):
                 marks = ",".join("?" * len(chunk))
@@ -385,6 +388,7 @@ class Change:
     # The provider's id for the task as the event names it: adopted when the task has none yet (its
     # submission's answer was lost or not recorded yet; the callback URL is signed for this task).
     provider_task_id: str | None = None
+    files: list[FileData] = field(default_factory=list)  # a studio tool's results (storage/results.py)
 
 
 class _Fold:
@@ -544,6 +548,7 @@ def _follow_up(conn: Conn, applied: list[Applied], follow_up: FollowUp, now: flo
         wanted += [
             NewWork(Kind.DELIVER, row[0], row[1], row[2], now) for row in _select_in(conn, sql, complete)
         ]
+        wanted += results.deliveries(conn, complete, now)
     follow_up.recorded += work.want(conn, wanted, now=now, lease=follow_up.lease)
     ended = [a.task.id for a in applied if a.task.stage.terminal]
     going = [a.task.id for a in applied if not a.task.stage.terminal]

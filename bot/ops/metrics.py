@@ -71,6 +71,9 @@ class Metrics:
             "bot_updates_dropped", "Updates dropped: their sender had too many waiting already", registry=r
         )
         self.delivered_tracks = Counter("bot_delivered_tracks", "Tracks sent as audio", registry=r)
+        self.studio_files = Counter(  # bot/studio/delivery.py
+            "bot_studio_files", "Studio results sent, by task kind and how", ["kind", "how"], registry=r
+        )
         self.delivery_bytes = Counter(
             "bot_delivery_bytes",
             "Bytes through the bot for delivered tracks (downloaded from the provider plus uploaded to "
