@@ -93,7 +93,7 @@ async def test_a_payment_arriving_while_the_database_is_locked_is_credited_when_
     person = ScriptedPerson(telegram, 4303)
     settings = make_settings(**PAYMENTS)
     # Longer than the database's 5 s busy timeout: the first write fails with "database is locked".
-    async with database_hold(settings.database_path, 7.0) as hold, start_bot(settings) as running:
+    async with database_hold(settings, 7.0) as hold, start_bot(settings) as running:
         paid = await telegram.user_pays(
             person.user_id, await invoice_for(person, telegram, "10 credits for 50"), deliver=False
         )
