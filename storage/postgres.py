@@ -213,7 +213,11 @@ class PostgresDatabase:
         self._pool = pool
 
     async def open(self) -> None:
-        await self._run(self._open_pool)
+        try:
+            await self._run(self._open_pool)
+        except BaseException:
+            self._threads.shutdown(wait=False)
+            raise
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -279,6 +283,18 @@ class PostgresDatabase:
         return True
 
     # ---- schema -------------------------------------------------------------------------------------
+
+    async def stored_version(self) -> int:
+        """The schema version, read without creating anything (0 for an empty database)."""
+
+        def read(conn: Conn) -> int:
+            exists = conn.execute("SELECT to_regclass('public.schema_version')").fetchone()
+            if not exists or exists[0] is None:
+                return 0
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        return await self.run_transaction(read)
 
     async def version(self) -> int:
         def read(conn: Conn) -> int:

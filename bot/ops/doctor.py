@@ -27,7 +27,7 @@ from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError, ProviderUnavailable
 from bot.settings import Settings
 from bot.telegram.request import AiohttpRequest
-from storage.db import latest_version
+from storage.db import DatabaseUnavailable, latest_version
 
 OK, FAIL, NOTE, SKIP = "✓", "✗", "!", "–"
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
@@ -355,6 +355,9 @@ async def _check_public_url(settings: Settings, report: _Report) -> None:
 
 
 async def _check_storage(settings: Settings, report: _Report) -> None:
+    if settings.database_url is not None:
+        await _check_postgres(settings.database_url.get_secret_value(), report)
+        return
     database = settings.database_path
     problems = await asyncio.to_thread(storage_problems, settings)
     for problem in problems:
@@ -387,6 +390,35 @@ async def _check_storage(settings: Settings, report: _Report) -> None:
         )
     else:
         report.line(OK, f"storage: {database} opens and is up to date (schema {version})")
+
+
+async def _check_postgres(url: str, report: _Report) -> None:
+    """Connect and read the schema version, changing nothing (migrations run when the bot starts)."""
+    from storage.postgres import PostgresDatabase  # psycopg is loaded only when PostgreSQL is in use
+
+    try:
+        db = PostgresDatabase(url, pool_size=1)
+        where = db.where
+        await db.open()
+    except DatabaseUnavailable as error:
+        report.line(FAIL, f"storage: {error}")
+        return
+    try:
+        version = await db.stored_version()
+    finally:
+        await db.close()
+    latest = latest_version("postgresql")
+    if version > latest:
+        report.line(
+            FAIL,
+            f"storage: DATABASE_URL {where} was written by a newer bot (schema {version}, this one knows "
+            f"{latest}): run the newer version or restore a backup",
+        )
+    elif version < latest:
+        state = "empty" if version == 0 else f"at schema {version}"
+        report.line(OK, f"storage: DATABASE_URL {where} answers ({state}); the bot migrates it to {latest}")
+    else:
+        report.line(OK, f"storage: DATABASE_URL {where} answers and is up to date (schema {version})")
 
 
 def _schema_version(path: Path) -> int:
