@@ -80,11 +80,11 @@ def test_the_override_adds_replicas_on_one_database(replicas: dict[str, Any], si
         r"\$\{POSTGRES_DB:-\w+\}",
         url,
     ), url
-    # Each replica's own scratch volume: two containers writing one SQLite file would corrupt it.
-    volumes = [
+    # One /data for all: the provider may fetch an upload (/files/{token}) from any replica.
+    mounts = {
         tuple(replicas["services"][n].get("volumes") or single["services"][n]["volumes"]) for n in names
-    ]
-    assert len(set(volumes)) == len(volumes)
+    }
+    assert mounts == {("bot-data:/data",)}
 
 
 def test_the_postgres_service(replicas: dict[str, Any]) -> None:
