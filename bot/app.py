@@ -22,12 +22,15 @@ from bot.ops.broadcast import BroadcastDesk, BroadcastSender
 from bot.ops.housekeeping import sweep
 from bot.ops.logging_setup import mask_secrets
 from bot.ops.metrics import Metrics
+from bot.payments.invoices import InvoiceSigner
+from bot.payments.reconcile import reconcile
 from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
 from bot.provider.media import MediaFetcher, media_session
 from bot.provider.media_guard import MediaGuard
 from bot.services import Services
 from bot.settings import Settings
+from bot.studio.delivery import FileDelivery
 from bot.tasks.events import EventIntake
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.poller import Poller
@@ -48,6 +51,10 @@ from storage.work import Kind
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_INTERVAL = 600.0
+# Payments lost on their way to the ledger are rare (a crash in a few milliseconds' window): looked for
+# soon after a start (when one is likeliest to have just happened), then every quarter of an hour.
+RECONCILE_FIRST = 30.0
+RECONCILE_INTERVAL = 900.0
 # Every callback in flight holds a task, its coroutine, futures and contexts. With 64 callbacks in flight
 # Python's default (a young collection every 700 net allocations) collected 25 times in two seconds of
 # load, about 1 ms of the loop each, scanning objects about to be freed anyway; with room for that working
@@ -69,6 +76,26 @@ def schedule_housekeeping(application: Application, settings: Settings, storage:
     application.job_queue.run_repeating(job, interval=HOUSEKEEPING_INTERVAL, first=10, name="housekeeping")
 
 
+def schedule_reconciliation(application: Application, storage: Storage, signer: Signer) -> None:  # type: ignore[type-arg]
+    """Credit payments whose update never became a ledger entry (bot/payments/reconcile.py).
+
+    A repeating job rather than work-queue items: each run reads Telegram's whole record and writes keyed
+    entries, so it needs no lease or attempt count (two replicas running it at once credit each payment
+    once), and a run that fails is simply the next one's to do."""
+    invoices = InvoiceSigner(signer.derive("invoices"))
+
+    async def job(context: object) -> None:
+        try:
+            await reconcile(application.bot, storage.ledger, storage.people, invoices)
+        except Exception as error:  # Telegram or the database away: the next run reads it all again
+            log.warning("payment reconciliation did not finish: %s: %s", type(error).__name__, error)
+
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
+    application.job_queue.run_repeating(
+        job, interval=RECONCILE_INTERVAL, first=RECONCILE_FIRST, name="reconcile-payments"
+    )
+
+
 def build_task_core(
     settings: Settings,
     storage: Storage,
@@ -81,7 +108,7 @@ def build_task_core(
 ) -> TaskService:
     """The task core's object graph, each part handed what it works with."""
     admins = frozenset(settings.admin_user_ids)
-    queue = WorkQueue(storage.work, telegram_probe=bot.get_me)
+    queue = WorkQueue(storage.work, telegram_probe=bot.get_me, shared=storage.db.dialect != "sqlite")
     alerts = Alerts(
         storage=storage,
         bot=bot,
@@ -103,11 +130,15 @@ def build_task_core(
         lifecycle=lifecycle, provider=provider, signer=signer, public_url=settings.public_url
     )
     submitter.on_accepted = alerts.task_accepted
+    submitter.intake = intake  # a synchronous studio tool's answer is stored as its task's event
+    files = FileDelivery(
+        storage=storage, bot=bot, media=delivery.media, tmp_dir=settings.data_dir / "tmp", metrics=metrics
+    )
     progress = ProgressMessages(storage=storage, bot=bot, pacer=pacer, queue_position=submitter.position)
     outbox = Outbox(
         queue=queue,
         progress=progress,
-        deliveries=Deliveries(storage=storage, bot=bot, delivery=delivery, pacer=pacer),
+        deliveries=Deliveries(storage=storage, bot=bot, delivery=delivery, pacer=pacer, files=files),
         people=storage.people,
         metrics=metrics,
         slots_ahead=pacer.ahead,
@@ -134,7 +165,8 @@ class _Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.storage = Storage(settings.database_path)
+        url = settings.database_url.get_secret_value() if settings.database_url else None
+        self.storage = Storage(settings.database_path, url=url)
 
     async def storage_context(self, app: web.Application) -> AsyncIterator[None]:
         await self.storage.open()
@@ -249,6 +281,8 @@ class _Runtime:
             if application.updater is not None:
                 await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
             schedule_housekeeping(application, settings, storage)
+            if settings.payments_on:
+                schedule_reconciliation(application, storage, self.signer)
             try:
                 yield
             finally:
@@ -257,7 +291,7 @@ class _Runtime:
                 await application.stop()
 
     async def core_context(self, app: web.Application) -> AsyncIterator[None]:
-        await self.tasks.start(single_process=True)
+        await self.tasks.start()
         log.info("bot started in %s mode", "webhook" if self.settings.webhook_mode else "polling")
         # What exists now lives as long as the bot (PTB, handlers, clients, caches): moved out of the
         # collector's way, a full collection scans only what requests create and stays short, instead of

@@ -18,7 +18,7 @@ from bot.app import build_app
 from bot.ops.logging_setup import setup_logging
 from bot.ops.preflight import listen_problem, local_problems, provider_problem
 from bot.settings import ConfigError, Settings, load_settings
-from storage.db import UnsupportedDatabaseVersion
+from storage.db import DatabaseUnavailable, UnsupportedDatabaseVersion
 
 log = logging.getLogger("bot")
 
@@ -89,6 +89,9 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"cannot reach Telegram at TELEGRAM_API_URL {settings.telegram_api_url}: {error}", file=sys.stderr
         )
+        return 2
+    except DatabaseUnavailable as error:  # PostgreSQL: what failed (DNS, refused, authentication, ...)
+        print(error, file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as error:
         print(

@@ -16,8 +16,11 @@ from emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, emulator_set
 from emulators.person import ScriptedPerson
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import ChatEvent, TelegramEmulator
+from storage.ledger import EntryKind, LedgerRepository
 
 ALICE = 424242
+# Payments on for the demo: one pack, bought first, pays for all five songs (the sixth credit is left).
+DEMO_PACK = "6:30"
 # Stages more than a second apart, so every progress edit can reach the chat at Telegram's pace.
 STAGE_DELAYS = (1.5, 3.0, 4.5)
 
@@ -34,12 +37,18 @@ class ChatPrinter:
     def __call__(self, event: ChatEvent) -> None:
         stamp = f"[{time.monotonic() - self.started:5.1f}s]"
         message = event.message
-        if event.kind == "user_message" and message is not None:
+        if event.kind == "user_message" and message is not None and "successful_payment" in message.raw:
+            paid = message.raw["successful_payment"]
+            self._say(stamp, "👤 Alice", f"pays {paid['total_amount']} ⭐ (Telegram confirms the payment)")
+        elif event.kind == "user_message" and message is not None:
             what = event.text or f"<{message.kind}: {(message.media or {}).get('file_name') or message.kind}>"
             self._say(stamp, "👤 Alice", what)
         elif event.kind == "user_callback":
             label = self._button_label(event)
             self._say(stamp, "👤 Alice", f"presses [{label}]")
+        elif event.kind == "bot_message" and message is not None and "invoice" in message.raw:
+            invoice = message.raw["invoice"]
+            self._say(stamp, "🤖 Bot", f"🧾 invoice: {invoice['title']}, {invoice['total_amount']} ⭐")
         elif event.kind == "bot_message" and message is not None:
             self._say(stamp, "🤖 Bot", (event.text or "") + _buttons(message.reply_markup))
         elif event.kind == "bot_edit" and message is not None:
@@ -83,6 +92,20 @@ def _buttons(markup: dict[str, object] | None) -> str:
 
 
 Step = Callable[[ScriptedPerson], Awaitable[None]]
+
+
+async def _buy(alice: ScriptedPerson) -> None:
+    """A pack through the whole payment: invoice, pre-checkout answered by the bot, successful_payment."""
+    await alice.say("/buy")
+    await alice.wait_for_text("Choose a pack")
+    await alice.press("6 credits")
+    telegram = alice.telegram
+    await telegram.wait_for(lambda: bool(telegram.invoices_in(alice.user_id)), timeout=alice.timeout)
+    invoice = telegram.invoices_in(alice.user_id)[-1]
+    paid = await telegram.user_pays(alice.user_id, invoice.message_id)
+    if not paid.paid:
+        raise AssertionError(f"the payment did not go through: {paid.error_message}")
+    await alice.wait_for_text("credits added")
 
 
 async def _generate(alice: ScriptedPerson) -> None:
@@ -136,6 +159,7 @@ async def _status(alice: ScriptedPerson) -> None:
 
 
 STEPS: list[tuple[str, Step]] = [
+    ("Buy credits with Telegram Stars", _buy),
     ("Generate a song from a description", _generate),
     ("Cover an uploaded file", _cover),
     ("Extend a delivered track", _extend_delivered),
@@ -143,6 +167,17 @@ STEPS: list[tuple[str, Step]] = [
     ("Add an instrumental to an a cappella", _add_instrumental),
     ("Check /status", _status),
 ]
+
+
+async def _credits_summary(ledger: LedgerRepository) -> str:
+    entries = await ledger.entries(ALICE)
+    bought = [e for e in entries if e.kind is EntryKind.PURCHASE]
+    spent = sum(1 for e in entries if e.kind is EntryKind.SETTLE)
+    stars = sum(e.stars or 0 for e in bought)
+    return (
+        f"bought {sum(e.amount for e in bought)} credits for {stars} ⭐ and spent {spent} on songs "
+        f"({await ledger.balance(ALICE)} left)"
+    )
 
 
 async def run_demo(output: Path, *, verbose: bool = False, write: Callable[[str], None] = print) -> int:
@@ -160,7 +195,10 @@ async def run_demo(output: Path, *, verbose: bool = False, write: Callable[[str]
             ProviderEmulator(EMULATOR_API_KEY, stage_delays=STAGE_DELAYS, track_seconds=4.0) as provider,
         ):
             settings = emulator_settings(
-                scratch_dir / "bot", telegram_url=telegram.url, provider_url=provider.url
+                scratch_dir / "bot",
+                telegram_url=telegram.url,
+                provider_url=provider.url,
+                STARS_PACKS=DEMO_PACK,
             )
             telegram.subscribe(printer)
             write(
@@ -177,9 +215,10 @@ async def run_demo(output: Path, *, verbose: bool = False, write: Callable[[str]
                         failures += 1
                         write(f"!!! step failed: {error}")
                 await bot.services.tasks.idle()
+                credits = await _credits_summary(bot.services.storage.ledger)
             violations = len(telegram.violations) + len(provider.violations)
     write(
-        f"\nDone: {len(printer.saved)} tracks received and saved in {output}; "
+        f"\nDone: {len(printer.saved)} tracks received and saved in {output}; {credits}; "
         f"{failures} failed steps; {violations} rate-limit violations."
     )
     return 0 if failures == 0 and printer.saved else 1

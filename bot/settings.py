@@ -13,6 +13,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.db import postgres_url_problem
+
 MODELS = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
@@ -85,6 +87,8 @@ class Settings(BaseSettings):
     host: str = Field("0.0.0.0", alias="HOST")
     port: int = Field(8080, alias="PORT", ge=0, le=65535)
     database_path: Path = Field(Path("data/bot.sqlite3"), alias="DATABASE_PATH")
+    # Unset: SQLite at DATABASE_PATH. A postgresql:// URL: PostgreSQL, shared by any number of replicas.
+    database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
     data_dir: Path = Field(Path("data"), alias="DATA_DIR")
     webhook_secret: SecretStr | None = Field(None, alias="WEBHOOK_SECRET")
     allowed_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="ALLOWED_USER_IDS")
@@ -120,6 +124,9 @@ class Settings(BaseSettings):
     credits_per_task: int = Field(1, alias="CREDITS_PER_TASK", ge=1)
     # Credits each side earns when a newcomer who came through a referral link completes a first song.
     referral_credits: int = Field(0, alias="REFERRAL_CREDITS", ge=0)
+    # What one song costs the operator at the provider, in Stars: the doctor warns about a pack that sells
+    # songs below it (unset: not checked).
+    provider_stars_per_song: float | None = Field(None, alias="PROVIDER_STARS_PER_SONG", gt=0)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -169,6 +176,18 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or not str(value).strip():
+            return None
+        problem = postgres_url_problem(str(value).strip())
+        if problem:  # the URL holds a password: the message names what is wrong, never echoes it
+            raise ValueError(problem)
+        return str(value).strip()
+
     @field_validator("webhook_secret", mode="before")
     @classmethod
     def _secret(cls, value: object) -> object:
@@ -195,6 +214,11 @@ class Settings(BaseSettings):
     def _stars_packs(cls, value: object) -> tuple[StarsPack, ...]:
         return _packs(value)
 
+    @field_validator("provider_stars_per_song", mode="before")
+    @classmethod
+    def _optional_number(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("delivery_url_schemes", mode="before")
     @classmethod
     def _schemes(cls, value: object) -> tuple[str, ...]:
@@ -208,7 +232,11 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
         values = [self.telegram_bot_token, self.suno_api_key, self.webhook_secret]
-        return [v.get_secret_value() for v in values if v is not None]
+        found = [v.get_secret_value() for v in values if v is not None]
+        if self.database_url is not None:
+            password = urlsplit(self.database_url.get_secret_value()).password
+            found += [password] if password else []
+        return found
 
     @property
     def payments_on(self) -> bool:

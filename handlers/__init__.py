@@ -26,6 +26,7 @@ from handlers.privacy import forget, forget_chosen
 from handlers.screen import screen
 from handlers.sharing import share_button
 from handlers.start import help_command, language, language_chosen, start, status
+from handlers.studio import more_button, sound, tool_button
 from handlers.unknown import (
     closed_question_button,
     unknown_button,
@@ -56,6 +57,7 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
         ("cancel", nothing_to_cancel),
         ("forget", forget),
         ("library", library),
+        ("sound", sound),
     ):
         application.add_handler(CommandHandler(name, callback))
     for handler in payment_commands():
@@ -67,6 +69,9 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
     application.add_handler(
         CallbackQueryHandler(library_button, pattern=r"^lib:(play:\d+|p:\d+:|del:\d+:\d+:)")
     )
+    # The studio: More… and Back under a track, and its tools (handlers/studio.py).
+    application.add_handler(CallbackQueryHandler(more_button, pattern=r"^(more|back):"))
+    application.add_handler(CallbackQueryHandler(tool_button, pattern=r"^st:"))
     for handler in admin_handlers(admin_ids):
         application.add_handler(handler)
     # Not blocking: while a file is fetched and checked, the person's other updates go on (and a second

@@ -16,6 +16,7 @@ from handlers.broadcast import CALLBACK_PATTERN, broadcast, broadcast_answer
 from handlers.commands import ADMIN_COMMANDS
 from handlers.common import reply, texts_of
 from handlers.payments import refund
+from storage.ledger import Takings
 from storage.tasks import TaskStats
 
 
@@ -56,7 +57,24 @@ async def stats(update: Update, context: BotContext) -> None:
     since = start_of_day(time.time())
     task_stats = await services.storage.tasks.stats_since(since)
     people = await services.storage.people.count_seen_since(since)
-    await reply(update, format_stats(await texts_of(update, context), task_stats, people))
+    texts = await texts_of(update, context)
+    text = format_stats(texts, task_stats, people)
+    if services.settings.payments_on:
+        ledger = services.storage.ledger
+        text += "\n" + format_takings(texts, await ledger.takings(since), await ledger.held())
+    await reply(update, text)
+
+
+def format_takings(texts: Texts, day: Takings, held: int) -> str:
+    return texts(
+        "admin.stats_payments",
+        stars=day.purchase_stars,
+        purchases=day.purchases,
+        refunds=day.refunds,
+        refund_stars=day.refund_stars,
+        spent=day.spent,
+        held=held,
+    )
 
 
 async def _set_access(

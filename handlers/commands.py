@@ -24,6 +24,7 @@ COMMANDS = (
     Command("custom"),
     Command("status"),
     Command("library"),
+    Command("sound"),  # the studio (handlers/studio.py)
     Command("language"),
     Command("help"),
     Command("cancel"),

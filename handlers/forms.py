@@ -40,7 +40,7 @@ from bot.services import BotContext, services_of
 from bot.tasks.service import TaskRefused
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
-from handlers.payments import packs_keyboard
+from handlers.payments import offer_packs
 from handlers.privacy import forget
 from storage.models import TaskKind
 
@@ -126,9 +126,10 @@ async def _submit(update: Update, context: BotContext, flow: Flow, draft: Draft,
         await reply(update, explain_problems(texts, invalid.problems, field_names=_field_names(flow)))
         await reply(update, texts("form.start_again"))
     except TaskRefused as refused:
-        packs = services.settings.stars_packs if refused.key == "credits.short" else ()
-        markup = packs_keyboard(texts, packs) if packs else None  # out of credits: offer the packs
-        await reply(update, texts(refused.key, **refused.values), reply_markup=markup)
+        if refused.key == "credits.short" and services.settings.stars_packs:  # out of credits: offer packs
+            await offer_packs(update, context, texts, texts(refused.key, **refused.values))
+        else:
+            await reply(update, texts(refused.key, **refused.values))
 
 
 def _field_names(flow: Flow) -> dict[str, str]:

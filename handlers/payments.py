@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
@@ -17,17 +19,22 @@ from telegram.ext import (
     filters,
 )
 
+from bot.access import may_use
 from bot.i18n import Texts
 from bot.payments.invoices import CURRENCY, InvoiceSigner, pack_for, still_offered
+from bot.payments.purchases import credit, purchase_key, refund_key, reverse, thank
 from bot.payments.referrals import ReferralCodes
 from bot.services import BotContext, Services, services_of
 from bot.settings import StarsPack
+from bot.tasks.retry import until_stored
 from handlers.common import person_of, reply, texts_of
-from storage.ledger import EntryKind
+from storage.models import Person
 
 log = logging.getLogger(__name__)
 
 RECENT_ENTRIES = 5
+# Of Telegram's 10 s for a pre-checkout answer, what reading the person's access may take.
+PERSON_READ_SECONDS = 3.0
 
 
 def _signer(services: Services) -> InvoiceSigner:
@@ -70,14 +77,41 @@ def packs_keyboard(texts: Texts, packs: tuple[StarsPack, ...]) -> InlineKeyboard
     )
 
 
+async def offer_packs(update: Update, context: BotContext, texts: Texts, text: str) -> None:
+    """Reply with `text` and the packs: buttons sending an invoice in a private chat, and in a group
+    buttons opening invoice links, since an invoice posted there would be everyone's to pay and to see.
+    Whoever pays a link is credited (Telegram names the payer), so a link is safe to share."""
+    services = services_of(context)
+    packs = services.settings.stars_packs
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        await reply(update, text, reply_markup=packs_keyboard(texts, packs))
+        return
+    signer = _signer(services)
+    links = [
+        await context.bot.create_invoice_link(
+            title=texts("pay.title", credits=p.credits),
+            description=texts("pay.description", credits=p.credits, stars=p.stars),
+            payload=signer.payload(p),
+            currency=CURRENCY,
+            prices=[LabeledPrice(texts("pay.title", credits=p.credits), p.stars)],
+        )
+        for p in packs
+    ]
+    buttons = [
+        [InlineKeyboardButton(texts("pay.pack", credits=p.credits, stars=p.stars), url=link)]
+        for p, link in zip(packs, links, strict=True)
+    ]
+    await reply(update, text, reply_markup=InlineKeyboardMarkup(buttons))
+
+
 async def buy(update: Update, context: BotContext) -> None:
     services = services_of(context)
     texts = Texts((await person_of(update, context)).locale)
-    packs = services.settings.stars_packs
-    if not packs:
+    if not services.settings.stars_packs:
         await reply(update, texts("credits.off"))
         return
-    await reply(update, texts("pay.choose"), reply_markup=packs_keyboard(texts, packs))
+    await offer_packs(update, context, texts, texts("pay.choose"))
 
 
 async def buy_chosen(update: Update, context: BotContext) -> None:
@@ -103,7 +137,7 @@ async def buy_chosen(update: Update, context: BotContext) -> None:
 
 
 async def pre_checkout(update: Update, context: BotContext) -> None:
-    """Telegram waits 10 s for this answer: it reads nothing but the settings, so it is never slow."""
+    """Telegram waits 10 s for this answer: it reads the settings and one row, so it is never slow."""
     query = update.pre_checkout_query
     assert query is not None
     services = services_of(context)
@@ -113,37 +147,52 @@ async def pre_checkout(update: Update, context: BotContext) -> None:
         await query.answer(ok=False, error_message=texts("pay.refused"))
     elif not still_offered(services.settings.stars_packs, priced):
         await query.answer(ok=False, error_message=texts("pay.price_changed"))
+    elif not await _may_pay(services, query.from_user.id):
+        # An invoice sent (or a link shared) before the person was blocked: credits they cannot spend.
+        await query.answer(ok=False, error_message=texts("pay.not_allowed"))
     else:
         await query.answer(ok=True)
     raise ApplicationHandlerStop  # nothing else is to look at a payment
 
 
+async def _may_pay(services: Services, user_id: int) -> bool:
+    """The access rules of handlers/access.py, for someone paying (who may not have written to us yet)."""
+    now = time.time()
+    try:
+        async with asyncio.timeout(PERSON_READ_SECONDS):
+            person = await services.storage.people.get(user_id)
+    except TimeoutError:
+        # Telegram's deadline first: the operator's lists still apply, an admin's /block waits for later.
+        log.warning("pre-checkout of user %s answered without their stored access (slow database)", user_id)
+        person = None
+    return may_use(person or Person(user_id=user_id, created_at=now, last_seen_at=now), services.settings)
+
+
 async def paid(update: Update, context: BotContext) -> None:
-    """Credit a payment once: its charge id is the entry's key, so a duplicate update writes nothing."""
+    """Credit a payment once: its charge id is the entry's key, so a duplicate update writes nothing.
+
+    The money has moved already: a write the database refuses (busy, locked) is retried until it lands,
+    and a process that dies first leaves it to the reconciliation (bot/payments/reconcile.py)."""
     message = update.message
     assert message is not None and message.successful_payment is not None
     payment = message.successful_payment
     services = services_of(context)
     user = message.from_user
     assert user is not None
-    person = await services.storage.people.get(user.id)
-    texts = Texts(person.locale if person else user.language_code)
+    charge_id = payment.telegram_payment_charge_id
     priced = _signer(services).read(payment.invoice_payload)
     if priced is None:  # Telegram confirmed a payment for an invoice we did not sign: an operator's matter
-        log.error("payment %s names no pack of ours", payment.telegram_payment_charge_id)
+        log.error("payment %s names no pack of ours", charge_id)
         raise ApplicationHandlerStop
-    credited = await services.storage.ledger.append(
-        user_id=user.id,
-        kind=EntryKind.PURCHASE,
-        amount=priced.credits,
-        reason=f"{payment.total_amount} stars",
-        key=f"purchase:{payment.telegram_payment_charge_id}",
-        now=time.time(),
-        stars=payment.total_amount,
+    ledger = services.storage.ledger
+    credited = await until_stored(
+        lambda: credit(
+            ledger, user_id=user.id, priced=priced, charge_id=charge_id, stars=payment.total_amount
+        ),
+        what=f"payment {charge_id} of {payment.total_amount} stars by user {user.id} arrived",
     )
     if credited:
-        balance = await services.storage.ledger.balance(user.id)
-        await message.reply_text(texts("pay.thanks", credits=priced.credits, balance=balance))
+        await thank(context.bot, ledger, services.storage.people, user_id=user.id, credits=priced.credits)
     raise ApplicationHandlerStop
 
 
@@ -170,7 +219,7 @@ async def balance(update: Update, context: BotContext) -> None:
         code = _referral_codes(services).code(person.user_id)
         link = f"https://t.me/{context.bot.username}?start={code}"
         lines.append(texts("referral.link", link=link, credits=services.settings.referral_credits))
-    await reply(update, "\n".join(lines), reply_markup=packs_keyboard(texts, services.settings.stars_packs))
+    await offer_packs(update, context, texts, "\n".join(lines))
 
 
 async def refund(update: Update, context: BotContext) -> None:
@@ -189,11 +238,11 @@ async def refund(update: Update, context: BotContext) -> None:
         return
     charge_id, force = args[0], args[1:] == ["force"]
     ledger = services.storage.ledger
-    purchase = await ledger.by_key(f"purchase:{charge_id}")
+    purchase = await ledger.by_key(purchase_key(charge_id))
     if purchase is None:
         await reply(update, texts("refund.unknown", charge=charge_id))
         return
-    if await ledger.by_key(f"refund:{charge_id}") is not None:
+    if await ledger.by_key(refund_key(charge_id)) is not None:
         await reply(update, texts("refund.already", charge=charge_id))
         return
     left = await ledger.balance(purchase.user_id)
@@ -207,14 +256,9 @@ async def refund(update: Update, context: BotContext) -> None:
         if "CHARGE_ALREADY_REFUNDED" not in error.message.upper():
             await reply(update, texts("refund.failed", charge=charge_id, reason=error.message))
             return
-    await ledger.append(
-        user_id=purchase.user_id,
-        kind=EntryKind.REFUND,
-        amount=-purchase.amount,
-        reason=f"refund of {purchase.stars} stars",
-        key=f"refund:{charge_id}",
-        now=time.time(),
-        stars=purchase.stars,
+    await until_stored(
+        lambda: reverse(ledger, purchase, charge_id),
+        what=f"payment {charge_id} of user {purchase.user_id} was refunded in Telegram",
     )
     balance = await ledger.balance(purchase.user_id)
     await reply(

@@ -33,7 +33,10 @@ async def forget(update: Update, context: BotContext) -> None:
             ]
         ]
     )
-    await reply(update, texts("privacy.confirm"), reply_markup=buttons)
+    text = texts("privacy.confirm")
+    if services_of(context).settings.payments_on:  # the ledger is not deleted: say so before they agree
+        text = f"{text}\n\n{texts('privacy.ledger_kept')}"
+    await reply(update, text, reply_markup=buttons)
 
 
 async def forget_chosen(update: Update, context: BotContext) -> None:

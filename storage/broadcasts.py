@@ -7,12 +7,11 @@ alert work item) in its own transaction, so the count is sent once, after everyo
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import Database
+from storage.db import Conn, Database
 from storage.work import Kind, NewWork, want
 
 OUTCOMES = ("delivered", "blocked", "failed")
@@ -89,7 +88,7 @@ class BroadcastRepository:
         (a second press of the button, or a cancelled one)."""
         where, params = _audience(allowed)
 
-        def start(conn: sqlite3.Connection) -> Started | None:
+        def start(conn: Conn) -> Started | None:
             changed = conn.execute(
                 "UPDATE broadcasts SET state = 'sending', started_at = ? WHERE id = ? AND state = 'draft'",
                 (now, broadcast_id),
@@ -100,7 +99,7 @@ class BroadcastRepository:
             conn.execute(
                 f"""
                 INSERT INTO broadcast_recipients (broadcast_id, chat_id, state)
-                SELECT ?, chat_id, CASE WHEN bot_blocked THEN 'blocked' ELSE 'pending' END
+                SELECT ?, chat_id, CASE WHEN bot_blocked <> 0 THEN 'blocked' ELSE 'pending' END
                 FROM people WHERE {where} ORDER BY user_id
                 """,
                 (broadcast_id, *params),
@@ -149,7 +148,7 @@ class BroadcastRepository:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown broadcast outcome {outcome!r}")
 
-        def resolve(conn: sqlite3.Connection) -> bool:
+        def resolve(conn: Conn) -> bool:
             row = conn.execute(
                 "UPDATE broadcast_recipients SET state = ?, message_id = ? "
                 "WHERE id = ? AND state = 'pending' RETURNING broadcast_id",
@@ -175,7 +174,7 @@ class BroadcastRepository:
         return {state: found.get(state, 0) for state in ("pending", *OUTCOMES)}
 
 
-def _finish(conn: sqlite3.Connection, broadcast_id: int, now: float) -> bool:
+def _finish(conn: Conn, broadcast_id: int, now: float) -> bool:
     """Mark it done and record the admin's final count as an alert; False if it was done already."""
     row = conn.execute(
         "UPDATE broadcasts SET state = 'done', finished_at = ? WHERE id = ? AND state = 'sending' "

@@ -5,12 +5,11 @@ What the JSON says is bot/telegram/persistence.py's business; this module only k
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from storage.db import Database
+from storage.db import Conn, Database
 
 
 class StoredConversation(NamedTuple):
@@ -59,7 +58,7 @@ class ConversationRepository:
         if not writes:
             return
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             for write in writes:
                 if isinstance(write, ConversationWrite):
                     if write.state is None:
@@ -94,7 +93,7 @@ class ConversationRepository:
     async def prune(self, *, older_than: float) -> int:
         """Forget flows nobody has touched since `older_than`: people who walked away mid-question."""
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             removed = conn.execute("DELETE FROM conversations WHERE updated_at < ?", (older_than,)).rowcount
             removed += conn.execute("DELETE FROM user_data WHERE updated_at < ?", (older_than,)).rowcount
             return int(removed)

@@ -25,7 +25,9 @@ class KeyValueRepository:
 
     async def get_or_create(self, key: str, make: str) -> str:
         """Store `make` unless a value exists; return the value that won (first writer wins)."""
-        await self._db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, make))
+        await self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, make)
+        )
         value = await self.get(key)
         assert value is not None
         return value

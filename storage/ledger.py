@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from storage.db import Database
+from storage.db import Conn, Database
 
 
 class EntryKind(StrEnum):
@@ -41,6 +41,17 @@ class Charge:
     free_credits: int = 0
 
 
+@dataclass(frozen=True)
+class Takings:
+    """Payments in Stars and what credits did, over a span (a day for /stats) or ever (for /metrics)."""
+
+    purchases: int = 0
+    purchase_stars: int = 0
+    refunds: int = 0
+    refund_stars: int = 0
+    spent: int = 0  # credits of holds settled: songs paid for
+
+
 class InsufficientCredits(Exception):
     def __init__(self, balance: int, needed: int) -> None:
         super().__init__(f"balance {balance} is below {needed}")
@@ -61,7 +72,7 @@ def free_key(user_id: int) -> str:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     user_id: int,
     kind: EntryKind,
@@ -74,19 +85,19 @@ def append(
 ) -> bool:
     """Write an entry; False (and nothing written) when one with this key exists already."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO ledger (user_id, kind, amount, reason, key, task_id, stars, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ledger (user_id, kind, amount, reason, key, task_id, stars, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (user_id, kind.value, amount, reason, key, task_id, stars, now),
     )
     return cursor.rowcount > 0
 
 
-def balance_in(conn: sqlite3.Connection, user_id: int) -> int:
+def balance_in(conn: Conn, user_id: int) -> int:
     row = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ?", (user_id,)).fetchone()
     return int(row[0])
 
 
-def grant_free(conn: sqlite3.Connection, user_id: int, credits: int, now: float) -> None:
+def grant_free(conn: Conn, user_id: int, credits: int, now: float) -> None:
     """A person's free credits, the first time they are looked at with payments on (once, by its key)."""
     if credits > 0:
         append(
@@ -100,7 +111,7 @@ def grant_free(conn: sqlite3.Connection, user_id: int, credits: int, now: float)
         )
 
 
-def hold(conn: sqlite3.Connection, *, user_id: int, task_id: int, charge: Charge, now: float) -> None:
+def hold(conn: Conn, *, user_id: int, task_id: int, charge: Charge, now: float) -> None:
     """Take a task's credits, or raise InsufficientCredits (rolling back the caller's transaction).
 
     Checked and written in one write transaction, so simultaneous requests cannot spend a credit twice."""
@@ -140,6 +151,34 @@ class LedgerRepository:
         )
         return int(row[0]) if row else 0
 
+    async def takings(self, since: float = 0.0) -> Takings:
+        """Purchases, refunds (count and Stars) and credits spent in entries written from `since` on."""
+        row = await self._db.fetchone(
+            "SELECT "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'purchase' THEN 1 ELSE 0 END), 0) AS INTEGER), "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'purchase' THEN stars ELSE 0 END), 0) AS INTEGER), "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'refund' THEN 1 ELSE 0 END), 0) AS INTEGER), "
+            "CAST(COALESCE(SUM(CASE WHEN kind = 'refund' THEN stars ELSE 0 END), 0) AS INTEGER) "
+            "FROM ledger WHERE kind IN ('purchase', 'refund') AND created_at >= ?",
+            (since,),
+        )
+        # A settle entry is worth 0 (the hold took the credits): what it spent is its hold's amount.
+        spent = await self._db.fetchone(
+            "SELECT CAST(COALESCE(-SUM(h.amount), 0) AS INTEGER) FROM ledger s "
+            "JOIN ledger h ON h.key = 'hold:' || s.task_id "
+            "WHERE s.kind = 'settle' AND s.created_at >= ?",
+            (since,),
+        )
+        if row is None:
+            return Takings()
+        return Takings(
+            purchases=int(row[0]),
+            purchase_stars=int(row[1]),
+            refunds=int(row[2]),
+            refund_stars=int(row[3]),
+            spent=int(spent[0]) if spent else 0,
+        )
+
     async def entries(self, user_id: int, *, limit: int = 100) -> list[Entry]:
         """A person's entries, newest first."""
         rows = await self._db.fetchall(
@@ -165,7 +204,7 @@ class LedgerRepository:
     ) -> bool:
         """An entry on its own (a purchase, a grant, an adjustment); False when its key was used before."""
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Conn) -> bool:
             return append(
                 conn,
                 user_id=user_id,
@@ -186,10 +225,11 @@ class LedgerRepository:
         if user_id == referrer_id:
             return False
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Conn) -> bool:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO referrals (user_id, referrer_id, credits, created_at) "
-                "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE user_id = ?)",
+                "INSERT INTO referrals (user_id, referrer_id, credits, created_at) "
+                "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE user_id = ?) "
+                "ON CONFLICT DO NOTHING",
                 (user_id, referrer_id, credits, now, user_id),
             )
             return cursor.rowcount > 0
@@ -197,13 +237,13 @@ class LedgerRepository:
         return await self._db.run_transaction(write)
 
     async def grant_free(self, user_id: int, credits: int, *, now: float) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Conn) -> None:
             grant_free(conn, user_id, credits, now)
 
         await self._db.run_transaction(write)
 
 
-def _entry(row: sqlite3.Row | object) -> Entry:
+def _entry(row: Any) -> Entry:
     data = dict(row)  # type: ignore[call-overload]
     return Entry(
         id=int(data["id"]),

@@ -28,7 +28,11 @@ _THEIRS = """
     FROM tracks tr JOIN tasks t ON t.id = tr.task_id
     WHERE t.user_id = ? AND tr.telegram_file_id IS NOT NULL AND tr.library_hidden_at IS NULL
 """
-_MATCHES = " AND (tr.title LIKE ? ESCAPE '\\' OR tr.tags LIKE ? ESCAPE '\\' OR tr.prompt LIKE ? ESCAPE '\\')"
+# LOWER on both sides: SQLite's LIKE ignores case (ASCII only) and PostgreSQL's does not.
+_MATCHES = (
+    " AND (LOWER(tr.title) LIKE LOWER(?) ESCAPE '\\' OR LOWER(tr.tags) LIKE LOWER(?) ESCAPE '\\'"
+    " OR LOWER(tr.prompt) LIKE LOWER(?) ESCAPE '\\')"
+)
 
 
 def _like(word: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,6 +56,20 @@ class TaskKind(StrEnum):
     UPLOAD_EXTEND = "upload_extend"
     ADD_VOCALS = "add_vocals"
     ADD_INSTRUMENTAL = "add_instrumental"
+    # The studio's tools (bot/studio/): one module each, results delivered as files or tracks.
+    SOUNDS = "sounds"
+    LYRICS = "lyrics"
+    TIMED_LYRICS = "timed_lyrics"
+    VOCALS = "vocals"
+    STEMS = "stems"
+    WAV = "wav"
+    VIDEO = "video"
+    PERSONA = "persona"
+
+    @property
+    def studio(self) -> bool:
+        """A tool of the studio rather than a song (its module in bot/studio/ says how it runs)."""
+        return self.value not in _SONG_KINDS
 
     @property
     def uses_upload(self) -> bool:
@@ -65,6 +79,11 @@ class TaskKind(StrEnum):
             TaskKind.ADD_VOCALS,
             TaskKind.ADD_INSTRUMENTAL,
         )
+
+
+_SONG_KINDS = frozenset(
+    {"generate", "custom", "extend", "upload_cover", "upload_extend", "add_vocals", "add_instrumental"}
+)
 
 
 class Record(BaseModel):
@@ -160,6 +179,45 @@ class Track(Record, TrackData):
     telegram_file_id: str | None = None
     telegram_message_id: int | None = None
     sent_at: float | None = None
+
+
+FileMedia = Literal["audio", "document", "video", "photo", "text"]
+
+
+class FileData(BaseModel):
+    """A tool's result that is not a track (a stem, a WAV, a video, lyrics) as an event reports it.
+
+    `url` is fetched at delivery; `text` is the content itself (lyrics, an LRC file made by the bot).
+    `name` is unique within its task: the file name people see, or the variant's label for a text.
+    """
+
+    name: str
+    media: FileMedia
+    url: str | None = None
+    text: str | None = None
+    title: str = ""
+
+
+class ResultFile(Record, FileData):
+    """A stored tool result, and once sent, the message it went in."""
+
+    id: int
+    task_id: int
+    position: int
+    telegram_message_id: int | None = None
+    sent_at: float | None = None
+
+
+class Persona(Record):
+    """A voice made from one of a person's tracks (the provider's personaId), for later songs."""
+
+    id: int
+    user_id: int
+    persona_id: str
+    name: str
+    description: str
+    track_id: int | None = None
+    created_at: float
 
 
 class Event(Record):

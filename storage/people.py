@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
-from storage.db import Database
+from storage.db import Conn, Database
 from storage.models import Person
 
 
@@ -27,8 +27,9 @@ class PeopleRepository:
         `private_chat_id` is their private chat with the bot when they wrote there, None when they wrote
         in a group: a group never replaces the private chat already kept.
         """
-        async with self._db.transaction() as conn:
-            await conn.execute(
+
+        def work(conn: Conn) -> Any:
+            conn.execute(
                 """
                 INSERT INTO people
                     (user_id, chat_id, first_name, username, language, created_at, last_seen_at)
@@ -42,8 +43,9 @@ class PeopleRepository:
                 """,
                 (user_id, private_chat_id, first_name, username, language, now, now),
             )
-            cursor = await conn.execute("SELECT * FROM people WHERE user_id = ?", (user_id,))
-            row = await cursor.fetchone()
+            return conn.execute("SELECT * FROM people WHERE user_id = ?", (user_id,)).fetchone()
+
+        row = await self._db.run_transaction(work)
         return Person.from_row(row)
 
     async def get(self, user_id: int) -> Person | None:
@@ -68,7 +70,7 @@ class PeopleRepository:
     async def mark_bot_blocked(self, chat_id: int) -> None:
         """Telegram refuses the chat: the person blocked the bot, or a group removed it."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute("UPDATE people SET bot_blocked = 1 WHERE chat_id = ?", (chat_id,))
             conn.execute("UPDATE chats SET removed = 1 WHERE chat_id = ?", (chat_id,))
 

@@ -7,10 +7,10 @@ Tasks still running are never touched: their request is needed until they end.
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from dataclasses import dataclass, field
 
-from storage.db import Database
+from storage.db import Conn, Database
 
 _ENDED = "stage IN ('complete', 'failed')"
 # The columns of a task that hold what the person wrote or what was made from it.
@@ -39,7 +39,7 @@ class PrivacyRepository:
         admin's access decision about them stays, on a row with no name, username or language.
         """
 
-        def work(conn: sqlite3.Connection) -> Forgotten:
+        def work(conn: Conn) -> Forgotten:
             forgotten = Forgotten()
             forgotten.running = conn.execute(
                 f"SELECT COUNT(*) FROM tasks WHERE user_id = ? AND NOT {_ENDED}", (user_id,)
@@ -64,10 +64,10 @@ class PrivacyRepository:
             forgotten.upload_paths = [str(row[0]) for row in rows]
             forgotten.uploads = conn.execute("DELETE FROM uploads WHERE user_id = ?", (user_id,)).rowcount
             # A conversation's key is [chat id, user id] (PTB's per_chat and per_user): theirs in any chat.
-            conn.execute(
-                "DELETE FROM conversations WHERE json_valid(conversation) "
-                "AND json_extract(conversation, '$[#-1]') = ?",
-                (user_id,),
+            keys = conn.execute("SELECT handler, conversation FROM conversations").fetchall()
+            conn.executemany(
+                "DELETE FROM conversations WHERE handler = ? AND conversation = ?",
+                [(row[0], row[1]) for row in keys if _conversation_user(str(row[1])) == user_id],
             )
             conn.execute("DELETE FROM user_data WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM people WHERE user_id = ? AND access IS NULL", (user_id,))
@@ -83,7 +83,7 @@ class PrivacyRepository:
     async def prune_words(self, *, ended_before: float) -> int:
         """Prompts and lyrics of tasks that ended before `ended_before`; returns how many tasks lost them."""
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             old = f"SELECT id FROM tasks WHERE {_ENDED} AND finished_at < ?"
             conn.execute(
                 f"UPDATE tracks SET prompt = '' WHERE prompt != '' AND task_id IN ({old})", (ended_before,)
@@ -100,3 +100,12 @@ class PrivacyRepository:
             )
 
         return await self._db.run_transaction(work)
+
+
+def _conversation_user(key: str) -> int | None:
+    """The person a stored conversation key names (its last element), or None for a key we cannot read."""
+    try:
+        parts = json.loads(key)
+    except ValueError:
+        return None
+    return parts[-1] if isinstance(parts, list) and parts and isinstance(parts[-1], int) else None

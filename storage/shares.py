@@ -39,7 +39,7 @@ class ShareRepository:
         )
         if row is None:
             share_id = await self._db.execute(
-                "INSERT INTO shares (track_id, user_id, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO shares (track_id, user_id, created_at) VALUES (?, ?, ?) RETURNING id",
                 (track_id, user_id, now),
             )
             row = await self._db.fetchone("SELECT * FROM shares WHERE id = ?", (share_id,))

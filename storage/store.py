@@ -7,13 +7,14 @@ from pathlib import Path
 from storage.broadcasts import BroadcastRepository
 from storage.chats import ChatRepository
 from storage.conversations import ConversationRepository
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.events import EventRepository
 from storage.kv import KeyValueRepository
 from storage.ledger import LedgerRepository
 from storage.library import LibraryRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
+from storage.results import ResultRepository
 from storage.shares import ShareRepository
 from storage.tasks import TaskRepository
 from storage.uploads import UploadRepository
@@ -21,8 +22,9 @@ from storage.work import WorkRepository
 
 
 class Storage:
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path)
+    def __init__(self, path: Path, *, url: str | None = None) -> None:
+        """SQLite at `path`, or PostgreSQL when `url` (DATABASE_URL) is given."""
+        self.db: Database = open_database(path=path, url=url)
         self.people = PeopleRepository(self.db)
         self.tasks = TaskRepository(self.db)
         self.events = EventRepository(self.db)
@@ -36,9 +38,10 @@ class Storage:
         self.library = LibraryRepository(self.db)
         self.shares = ShareRepository(self.db)
         self.ledger = LedgerRepository(self.db)
+        self.results = ResultRepository(self.db)  # the studio's files and personas
 
     async def open(self) -> None:
-        """Open the file and bring its schema up to date."""
+        """Connect and bring the schema up to date."""
         await self.db.open()
         await self.db.migrate()
 

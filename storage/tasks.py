@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import ledger, work
-from storage.db import Database
-from storage.models import Stage, Task, TaskKind, Track, TrackData
+from storage import ledger, results, work
+from storage.db import Conn, Database
+from storage.models import FileData, Stage, Task, TaskKind, Track, TrackData
 from storage.work import Kind, Lease, NewWork, WorkItem
 
 _STAGE_TIME_COLUMN = {
@@ -75,16 +74,16 @@ class TaskRepository:
 
         With `charge`, its credits are held in the same transaction (ledger.InsufficientCredits: no task)."""
 
-        def create(conn: sqlite3.Connection) -> int:
+        def create(conn: Conn) -> int:
             task_id = conn.execute(
                 """
                 INSERT INTO tasks
                     (user_id, chat_id, kind, params, model, upload_id, stage, created_at, last_event_at)
                 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+                RETURNING id
                 """,
                 (user_id, chat_id, kind.value, json.dumps(params), model, upload_id, now, now),
-            ).lastrowid
-            assert task_id is not None
+            ).fetchone()[0]
             if charge is not None:
                 ledger.hold(conn, user_id=user_id, task_id=task_id, charge=charge, now=now)
             if follow_up is not None:
@@ -163,7 +162,7 @@ class TaskRepository:
     ) -> Task:
         """The provider accepted the task. A provider id adopted from a callback first is kept."""
 
-        def submitted(conn: sqlite3.Connection) -> None:
+        def submitted(conn: Conn) -> None:
             conn.execute(
                 """
                 UPDATE tasks SET provider_task_id = COALESCE(provider_task_id, ?),
@@ -193,7 +192,7 @@ class TaskRepository:
     ) -> bool:
         """Fail a task that has not ended yet; False when it had already ended."""
 
-        def failed(conn: sqlite3.Connection) -> bool:
+        def failed(conn: Conn) -> bool:
             changed = conn.execute(
                 """
                 UPDATE tasks SET stage = 'failed', error_code = ?, error_text = ?,
@@ -254,7 +253,7 @@ class TaskRepository:
         if not task_ids and not ignored:
             return []
 
-        def apply(conn: sqlite3.Connection) -> list[Applied]:
+        def apply(conn: Conn) -> list[Applied]:
             tasks = {t.id: t for t in _select_tasks(conn, task_ids)}
             missing = set(task_ids) - set(tasks)
             if missing:
@@ -269,6 +268,9 @@ class TaskRepository:
                 conn.executemany(_UPSERT_TRACK, upserts)
             if folds:
                 conn.executemany(_UPDATE_TASK, [fold.task_row(now) for fold in folds.values()])
+            for change in changes:  # a studio tool's files, kept once the task is complete
+                if change.files and folds[change.task_id].stage is Stage.COMPLETE:
+                    results.store(conn, change.task_id, change.files)
             event_ids = [c.event_id for c in changes if c.event_id is not None] + list(ignored)
             for chunk in _chunks(event_ids):
                 marks = ",".join("?" * len(chunk))
@@ -386,6 +388,7 @@ class Change:
     # The provider's id for the task as the event names it: adopted when the task has none yet (its
     # submission's answer was lost or not recorded yet; the callback URL is signed for this task).
     provider_task_id: str | None = None
+    files: list[FileData] = field(default_factory=list)  # a studio tool's results (storage/results.py)
 
 
 class _Fold:
@@ -507,11 +510,11 @@ def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _select_tasks(conn: sqlite3.Connection, task_ids: list[int]) -> list[Task]:
+def _select_tasks(conn: Conn, task_ids: list[int]) -> list[Task]:
     return [Task.from_row(row) for row in _select_in(conn, "SELECT * FROM tasks WHERE id IN ({})", task_ids)]
 
 
-def _known_tracks(conn: sqlite3.Connection, task_ids: list[int]) -> dict[int, dict[str, tuple[int, bool]]]:
+def _known_tracks(conn: Conn, task_ids: list[int]) -> dict[int, dict[str, tuple[int, bool]]]:
     known: dict[int, dict[str, tuple[int, bool]]] = {}
     sql = "SELECT task_id, audio_id, position, sent_at FROM tracks WHERE task_id IN ({})"
     for row in _select_in(conn, sql, task_ids):
@@ -519,7 +522,7 @@ def _known_tracks(conn: sqlite3.Connection, task_ids: list[int]) -> dict[int, di
     return known
 
 
-def _select_in(conn: sqlite3.Connection, sql: str, values: list[Any]) -> list[Any]:
+def _select_in(conn: Conn, sql: str, values: list[Any]) -> list[Any]:
     """Rows of `sql` with its `{}` filled by an IN list of `values`, in pieces of SQLite's size."""
     rows: list[Any] = []
     for chunk in _chunks(values):
@@ -527,7 +530,7 @@ def _select_in(conn: sqlite3.Connection, sql: str, values: list[Any]) -> list[An
     return rows
 
 
-def _follow_up(conn: sqlite3.Connection, applied: list[Applied], follow_up: FollowUp, now: float) -> None:
+def _follow_up(conn: Conn, applied: list[Applied], follow_up: FollowUp, now: float) -> None:
     """Record what applied events call for: progress shown, tracks delivered, polls put off or ended."""
     wanted = [NewWork(Kind.PROGRESS, a.task.id, a.task.id, a.task.chat_id, now) for a in applied if a.changed]
     # A task adopted from its callback (its submission's answer was lost) is polled like a submitted one.
@@ -545,6 +548,7 @@ def _follow_up(conn: sqlite3.Connection, applied: list[Applied], follow_up: Foll
         wanted += [
             NewWork(Kind.DELIVER, row[0], row[1], row[2], now) for row in _select_in(conn, sql, complete)
         ]
+        wanted += results.deliveries(conn, complete, now)
     follow_up.recorded += work.want(conn, wanted, now=now, lease=follow_up.lease)
     ended = [a.task.id for a in applied if a.task.stage.terminal]
     going = [a.task.id for a in applied if not a.task.stage.terminal]
@@ -554,7 +558,7 @@ def _follow_up(conn: sqlite3.Connection, applied: list[Applied], follow_up: Foll
         _end_polls(conn, ended, now)
 
 
-def _end_polls(conn: sqlite3.Connection, task_ids: list[int], now: float) -> None:
+def _end_polls(conn: Conn, task_ids: list[int], now: float) -> None:
     conn.executemany(
         "UPDATE work SET state = 'done', updated_at = ? WHERE key = ? AND state = 'pending'",
         [(now, f"poll:{task_id}") for task_id in task_ids],

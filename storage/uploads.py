@@ -29,6 +29,7 @@ class UploadRepository:
             INSERT INTO uploads (user_id, chat_id, path, file_name, mime_type, size, duration, sha256,
                                  telegram_file_id, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            RETURNING id
             """,
             (user_id, chat_id, path, file_name, mime_type, size, duration, sha256, telegram_file_id, now),
         )

@@ -1,8 +1,8 @@
 """The work queue's rows: pending work with attempts, due times and leases (bot/tasks/work_queue.py).
 
 An item is leased by one process (`owner`) until `lease_until`; only the holder records its outcome.
-Claiming takes items that are due and not leased by anyone alive, in due order, the way PostgreSQL's
-`FOR UPDATE SKIP LOCKED` would: a second process never gets an item the first holds.
+Claiming takes items that are due and not leased by anyone alive, in due order (on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`): a second process or replica never gets an item the first holds.
 
 Two kinds of items:
 - *once* (a submission, a track's delivery): asked for again, nothing changes; done is done.
@@ -15,13 +15,12 @@ in the same commit as the change that causes it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from storage.db import Database
+from storage.db import Conn, Database
 
 
 class Kind(StrEnum):
@@ -106,7 +105,7 @@ _WANT_AGAIN = f"""
     VALUES (:kind, :key, :task_id, :chat_id, :due_at, :owner, :until, :now, :now)
     ON CONFLICT (key) DO UPDATE SET
         version = work.version + 1,
-        due_at = CASE WHEN work.state = 'pending' THEN MIN(work.due_at, excluded.due_at)
+        due_at = CASE WHEN work.state = 'pending' AND work.due_at < excluded.due_at THEN work.due_at
                       ELSE excluded.due_at END,
         attempts = CASE WHEN work.state = 'pending' THEN work.attempts ELSE 0 END,
         state = 'pending',
@@ -126,9 +125,7 @@ _WANT_ONCE = f"""
 """
 
 
-def want(
-    conn: sqlite3.Connection, items: Iterable[NewWork], *, now: float, lease: Lease | None
-) -> list[WorkItem]:
+def want(conn: Conn, items: Iterable[NewWork], *, now: float, lease: Lease | None) -> list[WorkItem]:
     """Record work inside the caller's transaction; returns the rows written (leased ones included)."""
     written: list[WorkItem] = []
     for item in items:
@@ -150,7 +147,7 @@ def want(
     return written
 
 
-def postpone(conn: sqlite3.Connection, kind: Kind, refs: Sequence[int], *, due_at: float) -> None:
+def postpone(conn: Conn, kind: Kind, refs: Sequence[int], *, due_at: float) -> None:
     """Move pending, unleased items of `kind` to `due_at` (a poll is not needed while events arrive)."""
     conn.executemany(
         "UPDATE work SET due_at = ? WHERE key = ? AND state = 'pending' AND lease_owner IS NULL",
@@ -173,15 +170,18 @@ class WorkRepository:
         """Lease up to `limit` due items nobody alive holds, earliest first."""
         kinds = kinds or list(Kind)
         marks = ",".join("?" * len(kinds))
+        # Replicas claiming at once on PostgreSQL pass over the rows another is taking instead of waiting
+        # for them; SQLite's single writer claims one process at a time anyway.
+        skip_locked = "FOR UPDATE SKIP LOCKED" if self._db.dialect == "postgresql" else ""
 
-        def claim(conn: sqlite3.Connection) -> list[WorkItem]:
+        def claim(conn: Conn) -> list[WorkItem]:
             rows = conn.execute(
                 f"""
                 UPDATE work SET lease_owner = ?, lease_until = ?
                 WHERE id IN (
                     SELECT id FROM work WHERE state = 'pending' AND due_at <= ?
                     AND (lease_owner IS NULL OR lease_until < ?) AND kind IN ({marks})
-                    ORDER BY due_at, id LIMIT ?
+                    ORDER BY due_at, id LIMIT ? {skip_locked}
                 )
                 RETURNING {_COLUMNS}
                 """,
@@ -195,7 +195,7 @@ class WorkRepository:
     async def finish(self, item: WorkItem, *, owner: str, now: float) -> bool:
         """Done, unless it was asked for again meanwhile (then it stays pending, released); True if done."""
 
-        def finish(conn: sqlite3.Connection) -> bool:
+        def finish(conn: Conn) -> bool:
             done = conn.execute(
                 "UPDATE work SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, "
                 "waiting_for = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND version = ?",
@@ -252,7 +252,10 @@ class WorkRepository:
     async def next_due(self, *, kinds: Sequence[Kind] | None = None) -> float | None:
         """When the earliest pending item (of `kinds`, else any) can next be taken: its due time, or
         when its lease ends."""
-        sql = "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM work WHERE state = 'pending'"
+        sql = (
+            "SELECT MIN(CASE WHEN lease_until > due_at THEN lease_until ELSE due_at END) "
+            "FROM work WHERE state = 'pending'"
+        )
         params: list[str] = []
         if kinds is not None:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
@@ -300,7 +303,7 @@ class WorkRepository:
         )
 
 
-def _release(conn: sqlite3.Connection, item_ids: Sequence[int], owner: str) -> None:
+def _release(conn: Conn, item_ids: Sequence[int], owner: str) -> None:
     conn.executemany(
         "UPDATE work SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
         [(item_id, owner) for item_id in item_ids],

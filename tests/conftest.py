@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from emulators.harness import (
     emulator_settings,
     running_bot,
 )
+from emulators.postgres_server import PostgresServer, PostgresUnavailable
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
 from storage.store import Storage
@@ -24,6 +26,55 @@ from storage.store import Storage
 # The bot and the emulator agree on a faster per-chat pace than Telegram's one second, so conversations in
 # tests take a quarter of the time; the emulator still counts every call that comes too soon.
 CHAT_INTERVAL = 0.25
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: a test of SQLite itself (its file, its locks)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that stores anything runs on both backends (the `backend` fixture's parameter)."""
+    if "backend" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", ["sqlite"] if only_sqlite else list(BACKENDS), scope="function")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | str]:
+    """One real PostgreSQL server for the whole run, or why there is none (then its tests skip).
+
+    REQUIRE_POSTGRES=1 (set by .ci/run) turns that skip into a failure: CI must test both backends."""
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            raise
+        yield str(error)
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str | None]:
+    """None for SQLite (DATABASE_PATH in the test's folder), else a fresh PostgreSQL database's URL."""
+    if backend == "sqlite":
+        yield None
+        return
+    server: PostgresServer | str = request.getfixturevalue("postgres_server")
+    if isinstance(server, str):
+        pytest.skip(f"PostgreSQL unavailable: {server}")
+    url = server.new_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
 
 
 @pytest.fixture
@@ -44,10 +95,12 @@ async def provider() -> AsyncIterator[ProviderEmulator]:
 
 @pytest.fixture
 def make_settings(
-    tmp_path: Path, telegram: TelegramEmulator, provider: ProviderEmulator
+    tmp_path: Path, telegram: TelegramEmulator, provider: ProviderEmulator, database_url: str | None
 ) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         overrides.setdefault("TELEGRAM_CHAT_INTERVAL", CHAT_INTERVAL)
+        if database_url is not None:
+            overrides.setdefault("DATABASE_URL", database_url)
         return emulator_settings(
             tmp_path / "bot-data", telegram_url=telegram.url, provider_url=provider.url, **overrides
         )
@@ -72,8 +125,8 @@ async def bot(settings: Settings) -> AsyncIterator[RunningBot]:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    store = Storage(tmp_path / "unit.sqlite3")
+async def storage(tmp_path: Path, database_url: str | None) -> AsyncIterator[Storage]:
+    store = Storage(tmp_path / "unit.sqlite3", url=database_url)
     await store.open()
     yield store
     await store.close()

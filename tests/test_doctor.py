@@ -6,6 +6,8 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.ops.doctor import run_doctor
 from bot.settings import Settings
 from emulators.harness import EMULATOR_API_KEY, EMULATOR_BOT_TOKEN, RunningBot
@@ -65,7 +67,7 @@ async def test_webhook_mode_without_the_bot_running_fails_on_the_public_url(
     # The checks that do not depend on the bot running still pass.
     assert line_about(lines, "TELEGRAM_BOT_TOKEN works").startswith("✓")
     assert line_about(lines, "SUNO_API_KEY works").startswith("✓")
-    assert line_about(lines, "does not exist yet").startswith("✓ storage")
+    assert line_about(lines, "storage:").startswith("✓ storage")
     assert_no_secrets(lines, TOKEN_SECRET, EMULATOR_API_KEY)
 
 
@@ -162,6 +164,7 @@ async def test_the_running_bots_own_port_is_not_a_failure(settings: Settings, bo
     )
 
 
+@pytest.mark.sqlite_only
 async def test_an_existing_database_is_read_without_being_changed(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
@@ -178,6 +181,7 @@ async def test_an_existing_database_is_read_without_being_changed(
     assert settings.database_path.read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 async def test_a_database_that_is_not_sqlite_fails_with_advice(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -191,6 +195,7 @@ async def test_a_database_that_is_not_sqlite_fails_with_advice(
     assert "restore a backup" in line_about(lines, "cannot be read as a SQLite database")
 
 
+@pytest.mark.sqlite_only
 async def test_a_database_from_a_newer_bot_fails(make_settings: Callable[..., Settings]) -> None:
     import sqlite3
 
@@ -204,3 +209,53 @@ async def test_a_database_from_a_newer_bot_fails(make_settings: Callable[..., Se
 
     assert code == 1
     assert "newer bot" in line_about(lines, "storage:")
+
+
+async def test_a_pack_selling_songs_below_the_providers_price_is_named_in_one_line(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # 10 credits for 50 ⭐ at 2 credits a song: 10 ⭐ a song; 50 for 200 at 2: 8 ⭐; the provider takes 9.
+    losing = make_settings(
+        webhook=False, STARS_PACKS="10:50,50:200", CREDITS_PER_TASK="2", PROVIDER_STARS_PER_SONG="9"
+    )
+    code, lines = await doctor(losing)
+    assert code == 0, "\n".join(lines)
+    line = line_about(lines, "loses money")
+    assert line.startswith("!") and "50:200 (8 ⭐ a song)" in line and "10:50" not in line
+    for variable in ("STARS_PACKS", "CREDITS_PER_TASK=2", "PROVIDER_STARS_PER_SONG=9"):
+        assert variable in line
+
+    for fine in (
+        make_settings(webhook=False, STARS_PACKS="10:50,50:200", CREDITS_PER_TASK="2"),
+        make_settings(webhook=False, STARS_PACKS="10:50,50:200", PROVIDER_STARS_PER_SONG="3"),
+    ):
+        assert not [line for line in (await doctor(fine))[1] if "loses money" in line]
+
+
+async def test_a_postgresql_database_is_checked_without_being_changed(
+    make_settings: Callable[..., Settings], backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the PostgreSQL check")
+    settings = make_settings(webhook=False)
+    code, lines = await doctor(settings)
+    assert code == 0, "\n".join(lines)
+    assert "(empty); the bot migrates it" in line_about(lines, "storage:")
+    code, lines = await doctor(settings)
+    assert "(empty)" in line_about(lines, "storage:")  # checking created nothing
+    assert settings.database_url is not None
+    store = Storage(settings.database_path, url=settings.database_url.get_secret_value())
+    await store.open()
+    await store.close()
+    code, lines = await doctor(settings)
+    assert "answers and is up to date" in line_about(lines, "storage:")
+
+
+async def test_an_unreachable_postgresql_server_fails_in_one_line(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(webhook=False, DATABASE_URL="postgresql://bot:hunter2secret@127.0.0.1:9/bot")
+    code, lines = await doctor(settings)
+    assert code == 1
+    assert "refused" in line_about(lines, "storage:")
+    assert_no_secrets(lines, "hunter2secret")

@@ -16,6 +16,7 @@ from telegram import Bot
 
 from bot.chat.delivery import TrackDelivery, extend_button
 from bot.i18n import Texts
+from bot.studio.delivery import FileDelivery
 from bot.tasks.retry import until_stored
 from bot.telegram.pacing import ChatPacer
 from storage.store import Storage
@@ -31,8 +32,10 @@ class Deliveries:
         bot: Bot,
         delivery: TrackDelivery,
         pacer: ChatPacer | None,
+        files: FileDelivery | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._files = files
         self._storage = storage
         self._bot = bot
         self._delivery = delivery
@@ -77,3 +80,16 @@ class Deliveries:
             ),
             what=f"task {task.id}: track {track.id} given as a link in message {message.message_id}",
         )
+
+    async def deliver_files(self, task_id: int) -> None:
+        """A studio task's files (bot/studio/delivery.py), each sent once."""
+        if self._files is None:
+            raise RuntimeError("no studio file delivery configured")
+        task = await self._storage.tasks.get(task_id)
+        if task is not None and self._pacer is not None:
+            await self._pacer.wait_ready(task.chat_id)
+        await self._files.deliver(task_id)
+
+    async def give_up_files(self, task_id: int) -> None:
+        if self._files is not None:
+            await self._files.give_up(task_id)

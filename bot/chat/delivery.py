@@ -31,12 +31,14 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
 def extend_button(texts: Texts, track: Track) -> InlineKeyboardMarkup:
-    """The buttons under a delivered track: Extend it, or Share it (a link: handlers/sharing.py)."""
+    """The buttons under a delivered track: Extend it, Share it (a link: handlers/sharing.py), or More…
+    (the studio's tools for it, opened in place: handlers/studio.py)."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(texts("button.extend"), callback_data=f"extend:{track.id}"),
                 InlineKeyboardButton(texts("button.share"), callback_data=f"share:{track.id}"),
+                InlineKeyboardButton(texts("button.more"), callback_data=f"more:{track.id}"),
             ]
         ]
     )
@@ -73,6 +75,7 @@ class TrackDelivery:
         self._bot = bot
         self._uploader = uploader
         self._media = media
+        self.media = media  # the studio's files are fetched through the same guard (bot/studio/delivery.py)
         self._tmp_dir = tmp_dir
         self._metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)

@@ -17,5 +17,7 @@ def explain_problems(
         key = (field_names or {}).get(problem.field, f"field.{problem.field}")
         field = texts(key) if texts.has(key) else problem.field
         actual = int(problem.actual) if isinstance(problem.actual, int | float) else problem.actual
-        lines.append(texts(f"problem.{problem.kind}", field=field, limit=problem.limit, actual=actual))
+        values = {"field": field, "limit": problem.limit, "actual": actual}
+        values |= {"low": problem.low, "choices": problem.choices}  # the studio's range and one_of
+        lines.append(texts(f"problem.{problem.kind}", **values))
     return "\n".join(dict.fromkeys(lines))

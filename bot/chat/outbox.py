@@ -33,6 +33,7 @@ from bot.tasks.retry import judge
 from bot.tasks.work_queue import WorkQueue
 from bot.telegram.pacing import PREEMPTIBLE, Preemptible
 from storage.people import PeopleRepository
+from storage.results import FILES_TOPIC
 from storage.work import Kind, WorkItem
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,15 @@ class DeliversTracks(Protocol):  # bot/chat/deliveries.py Deliveries
 
     async def give_up(self, track_id: int) -> None: ...
 
+    async def deliver_files(self, task_id: int) -> None: ...  # a studio task's files (bot/studio/)
+
+    async def give_up_files(self, task_id: int) -> None: ...
+
 
 @dataclass
 class _ChatWork:
     progress: dict[int, tuple[WorkItem, bool]] = field(default_factory=dict)  # task id -> item, optional
-    deliveries: dict[int, WorkItem] = field(default_factory=dict)  # track id -> item, in order
+    deliveries: dict[str, WorkItem] = field(default_factory=dict)  # item key -> item, in order
     worker: asyncio.Task[None] | None = None
     step: asyncio.Task[None] | None = None  # the progress step under way, while it is pre-emptible
     step_flag: Preemptible | None = None
@@ -115,7 +120,7 @@ class Outbox:
         if item.kind is Kind.PROGRESS:
             work.want_progress(item, optional=bool(hint))
         else:
-            work.deliveries[_ref(item)] = item
+            work.deliveries[item.key] = item  # a track's, or a studio task's files (deliver:files:<task>)
         work.preempt()
         if work.worker is None or work.worker.done():
             work.worker = asyncio.create_task(self._run(item.chat_id, work), name=f"outbox-{item.chat_id}")
@@ -151,6 +156,9 @@ class Outbox:
                 try:
                     if current.kind is Kind.PROGRESS:
                         done = await self._progress_step(work, current, optional)
+                    elif _files(current):
+                        await self._deliveries.deliver_files(_ref(current))
+                        done = True
                     else:
                         await self._deliveries.deliver(_ref(current), followers=len(work.deliveries))
                         done = True
@@ -224,7 +232,10 @@ class Outbox:
             return
         if isinstance(error, ProviderDownloadError) and item.kind is Kind.DELIVER:
             try:
-                await self._deliveries.give_up(_ref(item))
+                if _files(item):
+                    await self._deliveries.give_up_files(_ref(item))
+                else:
+                    await self._deliveries.give_up(_ref(item))
             except Exception as second:  # Telegram is refusing too: keep trying later
                 self._queue.retry(
                     item, delay=judge(second, item.attempts).retry_in or 60.0, error=str(second)
@@ -238,3 +249,7 @@ class Outbox:
 def _ref(item: WorkItem) -> int:
     """The id an item's key names (a delivery's track)."""
     return int(item.key.rsplit(":", 1)[1])
+
+
+def _files(item: WorkItem) -> bool:
+    return item.key.startswith(f"{Kind.DELIVER.value}:{FILES_TOPIC}:")

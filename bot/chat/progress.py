@@ -67,6 +67,8 @@ def render_progress(
     else:
         if task.stage is Stage.QUEUED and queue_position:
             label = texts("stage.queued_position", position=queue_position)
+        elif task.kind.studio and texts.has(f"stage.studio.{task.stage.value}"):
+            label = texts(f"stage.studio.{task.stage.value}")  # a tool writes no song
         else:
             label = texts(f"stage.{task.stage.value}")
         lines.append(f"{progress_bar(task.stage)} {label}")

@@ -17,6 +17,8 @@ MESSAGES: dict[str, str] = {
         "Send an audio file (MP3, M4A, WAV, OGG, or a voice note; up to 20 MB) — then choose "
         "Cover, Extend, Add vocals or Add instrumental\n"
         "Extend under any song I sent — continue that song\n"
+        "/sound <description> — a sound effect, loop or ambience (options: loop=yes, bpm=90, key=C#m)\n"
+        "More… under any song I sent — its lyrics, stems, WAV, video or a persona\n"
         "/status — your recent songs and where they are\n"
         "/language — choose the language I speak\n"
         "/cancel — leave any question\n"
@@ -173,6 +175,12 @@ MESSAGES: dict[str, str] = {
     "{credits} credits.",
     "referral.link": "Invite friends with your link: {link} (you each get {credits} credits at their "
     "first song).",
+    # Payments: who may pay, payments in groups, what /forget keeps, the operator's day (issue 15 items 5, 7)
+    "pay.not_allowed": "You cannot buy credits here: the bot's operator has not let you in.",
+    "privacy.ledger_kept": "Your credit records (purchases, refunds, credits spent) stay, as financial "
+    "records: amounts and dates with your user id, and none of your words or your name.",
+    "admin.stats_payments": "Payments today: {stars} ⭐ from {purchases} purchases; refunds: {refunds} "
+    "({refund_stars} ⭐). Credits spent today: {spent}; held now: {held}.",
     # Progress
     "kind.generate": "Song from a description",
     "kind.custom": "Song from your lyrics",
@@ -232,6 +240,32 @@ MESSAGES: dict[str, str] = {
     "button.upload_extend": "Extend",
     "button.add_vocals": "Add vocals",
     "button.add_instrumental": "Add instrumental",
+    # Studio: the provider's other tools (bot/studio/), the More… keyboard under a track, /sound
+    "commands.sound": "Make a sound effect or loop",
+    "kind.sounds": "Sound effect",
+    "stage.studio.submitted": "Working on it",
+    "stage.studio.complete": "Done! Sending it",
+    "sound.usage": "Describe the sound after /sound, e.g. /sound rain on a tin roof loop=yes bpm=90 "
+    "key=C#m\nOptions: loop=yes or no, bpm=1 to 300, key=C to B or Cm to Bm (with sharps, e.g. C#m), "
+    "model=V5.",
+    "sound.bad_option": "I don't understand “{word}”. The options are loop=yes or no, bpm=1 to 300, "
+    "key=C to B or Cm to Bm (with sharps, e.g. C#m) and model=V5.",
+    "problem.range": "{field} must be from {low} to {limit} (you gave {actual}). Please change it.",
+    "problem.one_of": "{field} must be one of: {choices} (you gave {actual}). Please change it.",
+    "problem.not_for_model": "{field} cannot be used with the {actual} model: please leave it out.",
+    "field.soundTempo": "The tempo (bpm)",
+    "field.soundKey": "The key",
+    "field.soundLoop": "Loop",
+    "field.model": "The model",
+    "button.more": "More…",
+    "button.back": "« Back",
+    "studio.gone": "That track is no longer available for this. Try it under another one.",
+    "button.wav": "WAV",
+    "kind.wav": "Lossless WAV",
+    "studio.file_too_big": "{name} is too big to send here (Telegram takes files up to 50 MB). "
+    "Download it at {url}",
+    "studio.file_unavailable": "I could not fetch {name} from the music service after several tries. "
+    "Download it at {url}",
     # Status
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",

@@ -18,6 +18,8 @@ MESSAGES: dict[str, str] = {
         "Пришлите аудиофайл (MP3, M4A, WAV, OGG или голосовое сообщение; до 20 МБ) — затем выберите "
         "«Кавер», «Продолжить», «Добавить вокал» или «Добавить инструментал»\n"
         "«Продолжить» под любой моей песней — продолжение этой песни\n"
+        "/sound <описание> — звуковой эффект, луп или атмосфера (параметры: loop=yes, bpm=90, key=C#m)\n"
+        "«Ещё…» под любой моей песней — её текст, стемы, WAV, видео или персона\n"
         "/status — ваши последние песни и на каком они этапе\n"
         "/language — выбрать язык, на котором я говорю\n"
         "/cancel — выйти из любого вопроса\n"
@@ -178,6 +180,12 @@ MESSAGES: dict[str, str] = {
     "получите по {credits} кредитов.",
     "referral.link": "Приглашайте друзей по своей ссылке: {link} (каждый из вас получит {credits} "
     "кредитов, когда друг создаст первую песню).",
+    # Payments: who may pay, payments in groups, what /forget keeps, the operator's day (issue 15 items 5, 7)
+    "pay.not_allowed": "Здесь нельзя купить кредиты: оператор бота не открыл вам доступ.",
+    "privacy.ledger_kept": "Записи о ваших кредитах (покупки, возвраты, потраченные кредиты) остаются как "
+    "финансовые документы: суммы и даты с вашим id, без ваших слов и имени.",
+    "admin.stats_payments": "Оплаты сегодня: {stars} ⭐ за {purchases} покупок; возвраты: {refunds} "
+    "({refund_stars} ⭐). Потрачено кредитов сегодня: {spent}; удержано сейчас: {held}.",
     # Progress
     "kind.generate": "Песня по описанию",
     "kind.custom": "Песня по вашему тексту",
@@ -240,6 +248,34 @@ MESSAGES: dict[str, str] = {
     "button.upload_extend": "Продолжить",
     "button.add_vocals": "Добавить вокал",
     "button.add_instrumental": "Добавить инструментал",
+    # Studio: the provider's other tools (bot/studio/), the More… keyboard under a track, /sound
+    "commands.sound": "Звуковой эффект или луп",
+    "kind.sounds": "Звуковой эффект",
+    "stage.studio.submitted": "В работе",
+    "stage.studio.complete": "Готово! Отправляю",
+    "sound.usage": "Опишите звук после /sound, например: /sound дождь по жестяной крыше loop=yes bpm=90 "
+    "key=C#m\nПараметры: loop=yes или no, bpm от 1 до 300, key от C до B или от Cm до Bm (с диезами, "
+    "например C#m), model=V5.",
+    "sound.bad_option": "Не понимаю «{word}». Параметры: loop=yes или no, bpm от 1 до 300, key от C до B "
+    "или от Cm до Bm (с диезами, например C#m) и model=V5.",
+    "problem.range": "«{field}»: нужно значение от {low} до {limit} (у вас {actual}). "
+    "Пожалуйста, измените его.",
+    "problem.one_of": "«{field}»: допустимо одно из: {choices} (у вас {actual}). Пожалуйста, измените.",
+    "problem.not_for_model": "«{field}» нельзя использовать с моделью {actual}: "
+    "пожалуйста, уберите этот параметр.",
+    "field.soundTempo": "Темп (bpm)",
+    "field.soundKey": "Тональность",
+    "field.soundLoop": "Луп",
+    "field.model": "Модель",
+    "button.more": "Ещё…",
+    "button.back": "« Назад",
+    "studio.gone": "Этот трек больше недоступен для этого. Попробуйте под другим.",
+    "button.wav": "WAV",
+    "kind.wav": "WAV без потерь",
+    "studio.file_too_big": "{name} слишком большой, чтобы отправить его здесь (Telegram принимает файлы "
+    "до 50 МБ). Скачайте его по ссылке: {url}",
+    "studio.file_unavailable": "Мне не удалось скачать {name} с музыкального сервиса после нескольких "
+    "попыток. Скачайте его по ссылке: {url}",
     # Status
     "status.none": "У вас пока нет песен. Попробуйте: /generate спокойная lo-fi песня о дожде",
     "status.header": "Ваши последние песни:",

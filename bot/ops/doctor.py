@@ -27,7 +27,7 @@ from bot.provider.client import ProviderClient
 from bot.provider.errors import ProviderError, ProviderUnavailable
 from bot.settings import Settings
 from bot.telegram.request import AiohttpRequest
-from storage.db import latest_version
+from storage.db import DatabaseUnavailable, latest_version
 
 OK, FAIL, NOTE, SKIP = "✓", "✗", "!", "–"
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
@@ -115,6 +115,9 @@ async def _check_configuration(settings: Settings, report: _Report) -> None:
             "ADMIN_USER_IDS is empty: nobody can use /credits, /stats and /broadcast or bypass quotas; "
             "add your Telegram user id (ask @userinfobot) to ADMIN_USER_IDS",
         )
+    losing = losing_packs(settings)
+    if losing:
+        report.line(NOTE, losing)
     # Its scheme and path are checked when the settings load; only Telegram's port rule is left.
     if settings.public_url is not None:
         parts = urlsplit(settings.public_url)
@@ -123,6 +126,22 @@ async def _check_configuration(settings: Settings, report: _Report) -> None:
             report.line(
                 FAIL, "PUBLIC_URL uses a port Telegram refuses for webhooks: use 443 (or 80, 88, 8443)"
             )
+
+
+def losing_packs(settings: Settings) -> str | None:
+    """One line naming the packs that sell a song for fewer Stars than it costs at the provider."""
+    cost = settings.provider_stars_per_song
+    if cost is None or not settings.payments_on:
+        return None
+    per_task = settings.credits_per_task
+    losing = [p for p in settings.stars_packs if p.stars / p.credits * per_task < cost]
+    if not losing:
+        return None
+    shown = ", ".join(f"{p.credits}:{p.stars} ({p.stars / p.credits * per_task:g} ⭐ a song)" for p in losing)
+    return (
+        f"STARS_PACKS loses money: {shown} at CREDITS_PER_TASK={per_task}, below "
+        f"PROVIDER_STARS_PER_SONG={cost:g}; raise those packs' Stars or CREDITS_PER_TASK"
+    )
 
 
 def _telegram_bot(settings: Settings) -> Bot:
@@ -336,6 +355,9 @@ async def _check_public_url(settings: Settings, report: _Report) -> None:
 
 
 async def _check_storage(settings: Settings, report: _Report) -> None:
+    if settings.database_url is not None:
+        await _check_postgres(settings.database_url.get_secret_value(), report)
+        return
     database = settings.database_path
     problems = await asyncio.to_thread(storage_problems, settings)
     for problem in problems:
@@ -368,6 +390,35 @@ async def _check_storage(settings: Settings, report: _Report) -> None:
         )
     else:
         report.line(OK, f"storage: {database} opens and is up to date (schema {version})")
+
+
+async def _check_postgres(url: str, report: _Report) -> None:
+    """Connect and read the schema version, changing nothing (migrations run when the bot starts)."""
+    from storage.postgres import PostgresDatabase  # psycopg is loaded only when PostgreSQL is in use
+
+    try:
+        db = PostgresDatabase(url, pool_size=1)
+        where = db.where
+        await db.open()
+    except DatabaseUnavailable as error:
+        report.line(FAIL, f"storage: {error}")
+        return
+    try:
+        version = await db.stored_version()
+    finally:
+        await db.close()
+    latest = latest_version("postgresql")
+    if version > latest:
+        report.line(
+            FAIL,
+            f"storage: DATABASE_URL {where} was written by a newer bot (schema {version}, this one knows "
+            f"{latest}): run the newer version or restore a backup",
+        )
+    elif version < latest:
+        state = "empty" if version == 0 else f"at schema {version}"
+        report.line(OK, f"storage: DATABASE_URL {where} answers ({state}); the bot migrates it to {latest}")
+    else:
+        report.line(OK, f"storage: DATABASE_URL {where} answers and is up to date (schema {version})")
 
 
 def _schema_version(path: Path) -> int:

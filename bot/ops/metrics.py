@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from storage.ledger import Takings
 
 _STAGE_BUCKETS = (1, 5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600, 1200)
+
+
+class LedgerMetrics(Collector):
+    """Purchases, refunds and credits held, as the ledger has them when /metrics is read.
+
+    Read from the ledger rather than counted as they happen, so they never drift from it: a restart, a
+    payment credited by the reconciliation or by another replica, all show. Nothing while payments are off.
+    """
+
+    def __init__(self) -> None:
+        self._takings: Takings | None = None
+        self._held = 0
+
+    def update(self, takings: Takings, held: int) -> None:
+        self._takings, self._held = takings, held
+
+    def collect(self) -> Iterator[Metric]:
+        t = self._takings
+        if t is None:
+            return
+        yield CounterMetricFamily("bot_star_purchases", "Payments in Telegram Stars credited", t.purchases)
+        yield CounterMetricFamily("bot_star_purchase_stars", "Telegram Stars received", t.purchase_stars)
+        yield CounterMetricFamily("bot_star_refunds", "Payments refunded", t.refunds)
+        yield CounterMetricFamily("bot_star_refund_stars", "Telegram Stars refunded", t.refund_stars)
+        yield CounterMetricFamily("bot_credits_spent", "Credits spent on songs (holds settled)", t.spent)
+        yield GaugeMetricFamily("bot_credits_held", "Credits held by songs in the making", self._held)
 
 
 class Metrics:
@@ -39,6 +71,9 @@ class Metrics:
             "bot_updates_dropped", "Updates dropped: their sender had too many waiting already", registry=r
         )
         self.delivered_tracks = Counter("bot_delivered_tracks", "Tracks sent as audio", registry=r)
+        self.studio_files = Counter(  # bot/studio/delivery.py
+            "bot_studio_files", "Studio results sent, by task kind and how", ["kind", "how"], registry=r
+        )
         self.delivery_bytes = Counter(
             "bot_delivery_bytes",
             "Bytes through the bot for delivered tracks (downloaded from the provider plus uploaded to "
@@ -63,6 +98,8 @@ class Metrics:
             "bot_provider_queue_length", "Requests waiting for the provider budget", registry=r
         )
         self.active_tasks = Gauge("bot_active_tasks", "Tasks not finished yet", registry=r)
+        self.ledger = LedgerMetrics()
+        r.register(self.ledger)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

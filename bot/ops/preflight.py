@@ -32,7 +32,9 @@ def local_problems(settings: Settings) -> list[str]:
 def storage_problems(settings: Settings) -> list[str]:
     database = settings.database_path
     problems = []
-    if database.is_dir():
+    if settings.database_url is not None:
+        pass  # PostgreSQL: reachability is checked by connecting (storage/postgres.py names what failed)
+    elif database.is_dir():
         problems.append(
             f"DATABASE_PATH={database} is a folder, not a file: name a file in it, e.g. "
             f"DATABASE_PATH={database / 'bot.sqlite3'}"

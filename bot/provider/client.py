@@ -90,6 +90,36 @@ class ProviderClient:
             raise ProviderError(500, "the provider accepted the task but sent no taskId")
         return task_id
 
+    async def call(
+        self,
+        request: ProviderRequest,
+        *,
+        ticket: object = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
+        """A synchronous tool (bot/studio/): its result is the answer's `data`. Sent once, like submit:
+        the provider may have made (and charged) it even when the answer is lost."""
+        envelope = await self._request(
+            "POST",
+            self._base_url + request.endpoint,
+            json=request.body(""),
+            ticket=ticket,
+            creates_task=True,
+            before_send=before_send,
+        )
+        data = envelope.get("data")
+        if not isinstance(data, dict):
+            raise ProviderError(500, "the provider answered with no data")
+        return data
+
+    async def record(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        """A studio tool's record-info (each has its own path and query name): the answer's `data`."""
+        envelope = await self._request("GET", self._base_url + path, params=query)
+        data = envelope.get("data")
+        if not isinstance(data, dict):
+            raise ProviderError(500, "record-info returned no data")
+        return data
+
     async def record_info(self, task_id: str) -> ProviderSnapshot:
         envelope = await self._request("GET", self._base_url + RECORD_INFO_PATH, params={"taskId": task_id})
         data = envelope.get("data")

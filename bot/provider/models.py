@@ -23,7 +23,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from bot.provider.errors import SENSITIVE_WORD_CODE as SENSITIVE_WORD_CODE
-from storage.models import Stage, TrackData
+from storage.models import FileData, Stage, TrackData
 
 Model = Literal["V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5"]
 VocalModel = Literal["V4_5PLUS", "V5", "V5_5"]
@@ -289,9 +289,15 @@ class RequestProblem(BaseModel):
     """One broken rule, in terms the chat can explain."""
 
     field: str
-    kind: str  # required | too_long | continue_at | invalid
+    kind: str  # required | too_long | continue_at | invalid, and the studio's: range | one_of | not_for_model
     limit: int | None = None
-    actual: int | float | None = None
+    actual: int | float | str | None = None
+    low: int | float | None = None  # a range's lower end (range)
+    choices: str | None = None  # what may be given (one_of)
+
+
+# The kinds of broken rule the chat explains in words of their own (bot/locales: problem.<kind>).
+PROBLEM_KINDS = ("required", "too_long", "continue_at", "range", "one_of", "not_for_model")
 
 
 def problems_of(error: ValidationError) -> list[RequestProblem]:
@@ -300,11 +306,18 @@ def problems_of(error: ValidationError) -> list[RequestProblem]:
         ctx = item.get("ctx") or {}
         loc = item.get("loc") or ()
         field = str(ctx.get("field") or (loc[0] if loc else "request"))
-        kind = item["type"] if item["type"] in ("required", "too_long", "continue_at") else "invalid"
+        kind = item["type"] if item["type"] in PROBLEM_KINDS else "invalid"
         if item["type"] == "missing":
             kind = "required"
         problems.append(
-            RequestProblem(field=to_camel(field), kind=kind, limit=ctx.get("limit"), actual=ctx.get("actual"))
+            RequestProblem(
+                field=to_camel(field),
+                kind=kind,
+                limit=ctx.get("limit"),
+                actual=ctx.get("actual"),
+                low=ctx.get("low"),
+                choices=ctx.get("choices"),
+            )
         )
     return problems
 
@@ -451,6 +464,7 @@ class ProviderSnapshot(BaseModel):
     task_id: str
     stage: Stage
     tracks: list[ProviderTrack] = Field(default_factory=list)
+    files: list[FileData] = Field(default_factory=list)  # a studio tool's results (bot/studio/)
     error_code: int | None = None
     error_message: str | None = None
     # A record-info status outside the documented list that is no failure: the task keeps waiting.

@@ -19,6 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.provider.models import ProviderSnapshot
+from bot.studio.registry import tool_for
+from bot.studio.tool import Tool, envelope_of
 from bot.tasks.lifecycle import Lifecycle
 from storage.events import EventRejected, NewEvent
 from storage.models import Event, Stage
@@ -46,6 +48,7 @@ class _Stored:
     task_id: int
     snapshot: ProviderSnapshot | None
     digest: tuple[int, bytes]
+    callback: str | None = None  # a callback's payload, for a studio tool's own reader
 
 
 class EventIntake:
@@ -75,11 +78,18 @@ class EventIntake:
         try:
             payload = body.decode("utf-8")  # JSON between systems is UTF-8 (RFC 8259 §8.1)
             if repeat is None:
-                snapshot = ProviderSnapshot.from_callback(json.loads(payload))
+                body_json = json.loads(payload)
+                snapshot, parsed = _read_callback(body_json)
+                if snapshot is None:
+                    # Not the music shape: only a studio tool's callback may look otherwise (tool.py).
+                    task = await self._storage.tasks.get(task_id)
+                    if task is None or not task.kind.studio:
+                        raise ValueError("not a callback of this task's kind")
+                    parsed = envelope_of(body_json)
         except (ValueError, ValidationError, RecursionError) as error:  # RecursionError: absurdly nested JSON
             counted["malformed"].inc()
             raise CallbackRejected(400, f"malformed callback: {type(error).__name__}") from None
-        stage, provider_task_id = repeat or (snapshot.stage, snapshot.task_id)
+        stage, provider_task_id = repeat or parsed
         now = self._life.now()
         # The task must exist and not belong to another provider task: checked as the event is stored,
         # so nothing is stored for a callback that is refused.
@@ -98,7 +108,7 @@ class EventIntake:
             counted["repeat"].inc()
         else:
             counted["stored"].inc()
-            self._queue_stored(_Stored(event_id, task_id, snapshot, digest))
+            self._queue_stored(_Stored(event_id, task_id, snapshot, digest, payload))
         return event_id
 
     async def accept_poll(self, task_id: int, snapshot: ProviderSnapshot) -> None:
@@ -165,9 +175,9 @@ class EventIntake:
             self._stored.clear()
             for event in await self._storage.events.unapplied(limit=100_000):
                 snapshot = _parse_event(event)
-                self._stored.append(
-                    _Stored(event.id, event.task_id, snapshot, _digest(event.task_id, event.payload.encode()))
-                )
+                digest = _digest(event.task_id, event.payload.encode())
+                callback = event.payload if event.source == "callback" else None
+                self._stored.append(_Stored(event.id, event.task_id, snapshot, digest, callback))
         if not self._stored:
             return False
         batch = self._stored[:limit]
@@ -179,6 +189,10 @@ class EventIntake:
         for event in batch:
             task = tasks[event.task_id]
             snapshot = event.snapshot
+            tool = tool_for(task.kind)
+            if tool is not None and event.callback is not None:
+                # A studio tool's callback is read by its own reader, keyed on its endpoint (tool.py).
+                snapshot = _tool_snapshot(tool, event.callback)
             known_id = task.provider_task_id or adopted.get(task.id)
             adopt = None
             if known_id is None:
@@ -221,6 +235,7 @@ class EventIntake:
                     snapshot.error_code,
                     snapshot.error_message,
                     provider_task_id=adopt,
+                    files=snapshot.files,
                 )
             )
             fresh[event.digest] = (snapshot.stage, snapshot.task_id)
@@ -260,10 +275,29 @@ def _digest(task_id: int, payload: bytes) -> tuple[int, bytes]:
     return task_id, hashlib.blake2b(payload, digest_size=16).digest()
 
 
+def _read_callback(body: Any) -> tuple[ProviderSnapshot | None, _Parsed]:
+    """A callback in the music shape, read whole; None for any other shape (a studio tool's is read by
+    its own reader once its task's kind is known: `_tool_snapshot`)."""
+    if not isinstance(body, dict):
+        raise ValueError("a callback is a JSON object")
+    try:
+        snapshot = ProviderSnapshot.from_callback(body)
+    except (ValueError, ValidationError):
+        return None, (Stage.FAILED, "")
+    return snapshot, (snapshot.stage, snapshot.task_id)
+
+
+def _tool_snapshot(tool: Tool, payload: str) -> ProviderSnapshot | None:
+    try:
+        return tool.read_callback(json.loads(payload))
+    except (ValueError, ValidationError, RecursionError):
+        return None
+
+
 def _parse_event(event: Event) -> ProviderSnapshot | None:
     try:
         if event.source == "callback":
-            return ProviderSnapshot.from_callback(json.loads(event.payload))
+            return _read_callback(json.loads(event.payload))[0]
         return ProviderSnapshot.model_validate_json(event.payload)
     except (ValueError, ValidationError, RecursionError):
         return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -14,6 +13,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.provider.client import ProviderDownloadError
 from bot.provider.errors import ProviderError
+from storage.db import is_busy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,12 +55,6 @@ def chat_gone(error: BaseException) -> bool:
     return isinstance(error, BadRequest) and "chat not found" in str(error).lower()
 
 
-def database_busy(error: BaseException) -> bool:
-    return isinstance(error, sqlite3.OperationalError) and (
-        "locked" in str(error).lower() or "busy" in str(error).lower()
-    )
-
-
 def judge(error: BaseException, attempts: int) -> Verdict:
     """The verdict on one failed attempt of chat work (a progress message, a track), `attempts` before it."""
     name = type(error).__name__
@@ -82,7 +76,7 @@ def judge(error: BaseException, attempts: int) -> Verdict:
         return Verdict(backoff(attempts, base=2.0), f"download: {error}") if attempts < 8 else _spent(error)
     if isinstance(error, ProviderError):
         return Verdict(backoff(attempts, base=2.0), str(error)) if attempts < 8 else _spent(error)
-    if database_busy(error):
+    if is_busy(error):
         return Verdict(backoff(attempts, base=0.5, cap=10.0), f"database busy: {error}")
     # Our own fault: retried a few times (it may depend on a state that passes), then left for a person.
     return Verdict(backoff(attempts), f"{name}: {error}") if attempts < 5 else _spent(error)

@@ -75,12 +75,12 @@ class TaskService:
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self, *, single_process: bool = True) -> None:
+    async def start(self) -> None:
         """After a start or restart: apply stored events, then do the pending work in storage."""
         tasks = await self._storage.tasks.unfinished()
         self._metrics.active_tasks.set(len(tasks))
         self._intake.start()
-        await self.queue.start(single_process=single_process)
+        await self.queue.start()
         # Unfinished tasks' messages show the time waited: refreshed once, as an intermediate state. Those
         # still queued are left to the submitter, which shows their place once they are back in the
         # budget's queue (refreshed now, it would show none).

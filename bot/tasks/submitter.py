@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,12 @@ from bot.provider.models import (
     ExtendRequest,
     GenerateRequest,
     ProviderRequest,
+    ProviderSnapshot,
     UploadCoverRequest,
     UploadExtendRequest,
 )
+from bot.studio.registry import tool_for
+from bot.tasks.events import EventIntake
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.retry import backoff, until_stored
 from bot.tasks.work_queue import ItemTasks
@@ -85,8 +88,10 @@ class Submitter:
         self._running = ItemTasks()
         self._sending: set[int] = set()  # item ids whose request has left (or is recording its answer)
         self._waiting: dict[int, int] = {}  # task id -> chat id, while it waits for the budget
+        self._in_order = asyncio.Lock()
         self._news: asyncio.Task[None] | None = None
         self.on_accepted: Callable[[], None] | None = None  # the provider took a task (credits are fine)
+        self.intake: EventIntake | None = None  # where a synchronous tool's result goes (bot/app.py)
 
     # ---- the worker -------------------------------------------------------------------------------
 
@@ -124,25 +129,15 @@ class Submitter:
             self._waiting.pop(item.task_id or 0, None)
 
     async def _attempt(self, item: WorkItem) -> None:
-        assert item.task_id is not None
-        task = await self._storage.tasks.get(item.task_id)
-        if task is None or task.stage is not Stage.QUEUED or task.provider_task_id:
-            self._queue.done(item)  # sent, adopted, failed or gone: nothing left to send
+        # Items are handed over in the order they were queued; the lock (first come, first served) keeps
+        # that order through the reads below, which a PostgreSQL pool may answer in any order, so each
+        # task takes its place in the budget's queue in turn. Nothing awaits between leaving the lock and
+        # joining that queue.
+        async with self._in_order:
+            prepared = await self._prepare(item)
+        if prepared is None:
             return
-        if task.submit_started_at is not None:
-            await self._answer_lost(item, task)
-            return
-        try:
-            request = await self._request(task)
-        except ProviderError as error:
-            await self._life.fail(task, error)
-            self._queue.done(item)
-            return
-        except (ValidationError, ValueError):
-            log.exception("task %s has parameters that no longer validate", task.id)
-            await self._life.fail(task, ProviderError(400, "invalid stored parameters"))
-            self._queue.done(item)
-            return
+        task, request = prepared
 
         async def leaving() -> None:
             # Recorded before the request leaves: if this process dies while it is out, the next one
@@ -151,6 +146,10 @@ class Submitter:
             self._sending.add(item.id)
 
         self._wait_for_budget(task)
+        tool = tool_for(task.kind)
+        if tool is not None and tool.read_answer is not None:
+            await self._call(item, task, request, tool.read_answer, leaving)
+            return
         try:
             provider_task_id = await self._provider.submit(
                 request,
@@ -166,8 +165,30 @@ class Submitter:
             self._waiting.pop(task.id, None)
         await self._accepted(item, task, provider_task_id)
 
+    async def _prepare(self, item: WorkItem) -> tuple[Task, ProviderRequest] | None:
+        """The task and its request, or None when there is nothing to send (the item is then settled)."""
+        assert item.task_id is not None
+        task = await self._storage.tasks.get(item.task_id)
+        if task is None or task.stage is not Stage.QUEUED or task.provider_task_id:
+            self._queue.done(item)  # sent, adopted, failed or gone: nothing left to send
+            return None
+        if task.submit_started_at is not None:
+            await self._answer_lost(item, task)
+            return None
+        try:
+            return task, await self._request(task)
+        except ProviderError as error:
+            await self._life.fail(task, error)
+        except (ValidationError, ValueError):
+            log.exception("task %s has parameters that no longer validate", task.id)
+            await self._life.fail(task, ProviderError(400, "invalid stored parameters"))
+        self._queue.done(item)
+        return None
+
     async def _request(self, task: Task) -> ProviderRequest:
-        request = REQUEST_CLASSES[task.kind].model_validate(task.params)
+        tool = tool_for(task.kind)
+        cls = tool.request if tool is not None else REQUEST_CLASSES[task.kind]
+        request = cls.model_validate(task.params)
         if task.kind.uses_upload:
             request = request.model_copy(update={"upload_url": await self._upload_url(task)})
         return request
@@ -186,7 +207,33 @@ class Submitter:
             mime_type=upload.mime_type,
         )
 
-    async def _accepted(self, item: WorkItem, task: Task, provider_task_id: str) -> None:
+    async def _call(
+        self,
+        item: WorkItem,
+        task: Task,
+        request: ProviderRequest,
+        read: Callable[[str, dict[str, Any]], ProviderSnapshot],
+        leaving: Callable[[], Awaitable[None]],
+    ) -> None:
+        """A synchronous studio tool: its answer is the result, stored as the task's one event."""
+        try:
+            data = await self._provider.call(request, ticket=("submit", task.id), before_send=leaving)
+        except ProviderError as error:
+            self._waiting.pop(task.id, None)
+            if item.id in self._sending and error.outcome is Outcome.UNKNOWN:
+                await self._answer_lost(item, task)
+            else:
+                await self._refused(item, task, error)
+            return
+        finally:
+            self._waiting.pop(task.id, None)
+        # Our own id for it: the answer names none, and the event must name the task it reports on.
+        own_id = f"sync-{task.id}"
+        await self._accepted(item, task, own_id, result=read(own_id, data))
+
+    async def _accepted(
+        self, item: WorkItem, task: Task, provider_task_id: str, *, result: ProviderSnapshot | None = None
+    ) -> None:
         follow_up = self._life.follow_up()
 
         async def record() -> Task:
@@ -211,6 +258,11 @@ class Submitter:
         if self.on_accepted is not None:
             self.on_accepted()
         self._queue.take(follow_up.recorded)
+        if result is not None and self.intake is not None:
+            await until_stored(
+                lambda: self.intake.accept_poll(task.id, result),  # type: ignore[union-attr]
+                what=f"task {task.id}: the synchronous result",
+            )
         self._queue.done(item)
 
     async def _refused(self, item: WorkItem, task: Task, error: ProviderError) -> None:
@@ -236,7 +288,10 @@ class Submitter:
     async def _answer_lost(self, item: WorkItem, task: Task) -> None:
         """The request left, but whether the provider made the task is unknown."""
         started = task.submit_started_at or self._life.now()
-        if self._public_url is not None and self._life.now() < started + ADOPT_WINDOW:
+        tool = tool_for(task.kind)
+        # No callback ever tells what a lost synchronous answer said: nothing is worth waiting for.
+        callbacks = tool is None or not tool.synchronous
+        if self._public_url is not None and callbacks and self._life.now() < started + ADOPT_WINDOW:
             # A callback on the task's signed URL would name the task made; adopting it ends this wait.
             self._queue.again(item, at=started + ADOPT_WINDOW)
             return

@@ -28,9 +28,14 @@ from storage.work import Kind, Lease, NewWork, WorkItem, WorkRepository
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60.0
+# A lease is renewed every third of it while held, so a process that dies (kill -9, a lost machine)
+# leaves its items to the others at most this long after its last renewal.
+LEASE_SECONDS = 20.0
 TELEGRAM_PROBE_SECONDS = 2.0
 MAX_SLEEP = 3600.0
+# With replicas on one database, another replica may record work this one is not told about (and then
+# die holding nothing): the dispatcher looks at the table at least this often.
+SHARED_MAX_SLEEP = 1.0
 # How many items of each kind one process holds at once: a bound on memory, and on how far ahead of
 # the others one replica takes work.
 CAPACITY = {
@@ -85,9 +90,14 @@ class WorkQueue:
         *,
         telegram_probe: Callable[[], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.time,
+        shared: bool = False,
     ) -> None:
+        """`shared`: other processes (replicas) use the same database, so leases they hold are theirs
+        until they run out, and the table is looked at every SHARED_MAX_SLEEP seconds."""
         self._repo = repository
         self._now = clock
+        self.shared = shared
+        self._max_sleep = SHARED_MAX_SLEEP if shared else MAX_SLEEP
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workers: dict[Kind, Worker] = {}
         self._held: dict[int, WorkItem] = {}
@@ -114,10 +124,10 @@ class WorkQueue:
         """The lease that work recorded now is taken with (see storage.work.want)."""
         return Lease(self.owner, self._now() + LEASE_SECONDS)
 
-    async def start(self, *, single_process: bool) -> None:
-        """Begin dispatching. `single_process`: nobody else uses this database, so leases left by a process
-        that died are void at once instead of when they run out."""
-        if single_process:
+    async def start(self) -> None:
+        """Begin dispatching. Alone on its database, leases left by a process that died are void at once
+        instead of when they run out."""
+        if not self.shared:
             freed = await self._repo.release_all()
             if freed:
                 log.info("took back %d work items a stopped process held", freed)
@@ -294,10 +304,10 @@ class WorkQueue:
             except Exception as error:  # a busy database: try again shortly
                 log.warning("work dispatcher: %s; trying again", error)
                 next_due = self._now() + 1.0
-            delay = MAX_SLEEP if next_due is None else max(0.0, next_due - self._now())
+            delay = self._max_sleep if next_due is None else max(0.0, next_due - self._now())
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=min(delay, MAX_SLEEP))
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(delay, self._max_sleep))
 
     async def _claim_due(self) -> None:
         while not self._stopping:

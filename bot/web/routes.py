@@ -10,9 +10,9 @@ from pathlib import Path
 from aiohttp import web
 from telegram import Update
 
-from bot.tasks.retry import database_busy
 from bot.tasks.service import CallbackRejected
 from bot.web.keys import SERVICES, TELEGRAM
+from storage.db import is_busy
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ async def provider_callback(request: web.Request) -> web.Response:
         log.warning("callback for task %s rejected: %s", task_id, rejected)
         return web.json_response({"ok": False, "error": str(rejected)}, status=rejected.status)
     except Exception as error:
-        if not database_busy(error):
+        if not is_busy(error):
             raise
         # Not stored, so not acknowledged: the provider retries, and polling covers what it gives up on.
         log.warning("callback for task %s not stored yet (database busy); the provider will retry", task_id)
@@ -116,6 +116,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     services.metrics.queue_length.set(services.provider.budget.waiting)
+    if services.settings.payments_on:
+        ledger = services.storage.ledger
+        services.metrics.ledger.update(await ledger.takings(), await ledger.held())
     return web.Response(
         body=services.metrics.render(), headers={"Content-Type": services.metrics.content_type}
     )

@@ -22,6 +22,7 @@ __all__ = [
     "RuleError",
     "SourceTrack",
     "TextLimits",
+    "register_kind",
     "text_limits",
     "validate_task_request",
 ]
@@ -409,7 +410,17 @@ def _check_add_instrumental(body: Mapping[str, Any], _find: Finder) -> str:
     return model
 
 
-_CHECKS: dict[str, Callable[[Mapping[str, Any], Finder], str]] = {
+Check = Callable[[Mapping[str, Any], Finder], str]
+
+
+def register_kind(endpoint: str, kind: str, fields: frozenset[str], check: Check) -> None:
+    """A studio endpoint in the music shape (emulators/provider/studio/): validated like the six."""
+    ENDPOINT_KINDS[endpoint] = kind
+    KNOWN_FIELDS[kind] = fields
+    _CHECKS[kind] = check
+
+
+_CHECKS: dict[str, Check] = {
     "generate": _check_generate,
     "extend": _check_extend,
     "upload_cover": _check_upload_cover,

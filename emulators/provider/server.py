@@ -37,6 +37,7 @@ import aiohttp
 from aiohttp import web
 
 from emulators.connection import NO_ANSWER, reset_connection
+from emulators.provider import studio
 from emulators.provider.faults import (
     DownloadFailure,
     LostAnswer,
@@ -53,6 +54,7 @@ from emulators.provider.rules import (
     unknown_fields,
     validate_task_request,
 )
+from emulators.provider.studio.files import StudioHost
 from emulators.provider.tasks import (
     DownloadRecord,
     EmulatedTask,
@@ -66,6 +68,8 @@ from emulators.provider.tasks import (
 )
 from emulators.provider.uploads import UPLOAD_PATHS, UploadedFile, UploadHost
 from emulators.provider.variants import VARIANTS, PayloadVariants
+
+studio.register()  # the studio's endpoints join the tables below before any app is built
 
 __all__ = ["ProviderEmulator", "RecordedRequest", "UploadedFile", "Violation"]
 
@@ -167,6 +171,7 @@ class ProviderEmulator(UploadHost, MediaHost):
         self.violations: list[Violation] = []
         self.unknown_task_ids: list[str] = []  # record-info lookups of task ids never issued
 
+        self.studio = StudioHost(self, list(studio.FILE_TOOLS))  # WAV, stems... (emulators/provider/studio/)
         self.on_task_created: TaskCreatedHook | None = None
         self.variants = PayloadVariants()
 
@@ -367,6 +372,7 @@ class ProviderEmulator(UploadHost, MediaHost):
             app.router.add_post(API_PREFIX + suffix, self._handle_task_request)
         app.router.add_get(API_PREFIX + "generate/record-info", self._handle_record_info)
         app.router.add_get(API_PREFIX + "generate/credit", self._handle_credit)
+        self.studio.add_routes(app, API_PREFIX)
         app.router.add_post("/api/file-stream-upload", self._handle_stream_upload)
         app.router.add_post("/api/file-base64-upload", self._handle_base64_upload)
         app.router.add_post("/api/file-url-upload", self._handle_url_upload)

@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 ADD_KINDS = frozenset({"add_vocals", "add_instrumental"})
+# Kinds that only report `complete` (no text or first stage), and that make no lyrics; the studio's
+# music-shaped tools add themselves (emulators/provider/studio/).
+COMPLETE_ONLY_KINDS: set[str] = set(ADD_KINDS)
+INSTRUMENTAL_KINDS: set[str] = {"add_instrumental"}
 MODEL_NAMES = {
     "V4": "chirp-v4",
     "V4_5": "chirp-v4-5",
@@ -282,7 +286,7 @@ def _texts(kind: str, body: dict[str, Any], source: EmulatedTrack | None) -> tup
     """(title, tags, lyrics) the way the provider fills them: the request's own when given."""
     prompt = str(body.get("prompt") or "")
     custom = body.get("customMode") is True or body.get("defaultParamFlag") is True
-    instrumental = kind == "add_instrumental" or body.get("instrumental") is True
+    instrumental = kind in INSTRUMENTAL_KINDS or body.get("instrumental") is True
     title = str(body.get("title") or "") or (source.title if source else "") or _title_from(prompt)
     tags = str(body.get("style") or body.get("tags") or "") or (source.tags if source else "")
     if not tags:
@@ -464,7 +468,7 @@ class _TaskRun:
         delays = dict(
             zip(("text", "first", "complete"), self.script.delays or self.host.stage_delays, strict=True)
         )
-        stages = ["complete"] if task.kind in ADD_KINDS else ["text", "first", "complete"]
+        stages = ["complete"] if task.kind in COMPLETE_ONLY_KINDS else ["text", "first", "complete"]
         for position, stage in enumerate(stages):
             await self._sleep_until(start + delays[stage])
             if self._take_failure_override():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
-from telegram import Bot, LabeledPrice, Update
+from telegram import Bot, LabeledPrice, TransactionPartnerUser, Update
 from telegram.error import BadRequest
 
+from emulators.telegram.payments import PaymentResult
 from emulators.telegram.server import TelegramEmulator
 
 CHAT = 42
@@ -113,3 +114,69 @@ async def test_a_refused_or_late_pre_checkout_makes_no_payment(bot: Bot, tg: Tel
     with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_pre_checkout_query(expired.id, ok=True)
     assert tg.star_payments == {}
+
+
+async def pay(bot: Bot, tg: TelegramEmulator, paying: Awaitable[PaymentResult]) -> str:
+    """Answer the payment's pre-checkout with yes; its charge id."""
+    task = asyncio.ensure_future(paying)
+    update = await next_payment_update(bot)
+    assert update.pre_checkout_query is not None
+    await bot.answer_pre_checkout_query(update.pre_checkout_query.id, ok=True)
+    result = await task
+    assert result.charge_id is not None
+    # Confirm what was read, so the next call starts after it.
+    await bot.get_updates(offset=update.update_id + 1, timeout=0)
+    return result.charge_id
+
+
+async def test_an_invoice_link_follows_the_same_rules_and_is_paid_from_the_payers_private_chat(
+    bot: Bot, tg: TelegramEmulator
+) -> None:
+    fields: dict[str, object] = {
+        "title": "10 credits",
+        "description": "Credits for songs",
+        "payload": "pack:10:50:sig",
+        "currency": "XTR",
+        "prices": [LabeledPrice("10 credits", 50)],
+    }
+    link = await bot.create_invoice_link(**fields)  # type: ignore[arg-type]
+    assert link.startswith("https://t.me/$")
+    for overrides, reason in (
+        ({"currency": "EUR"}, "Telegram Stars only"),
+        ({"prices": [LabeledPrice("a", 5), LabeledPrice("b", 5)]}, "exactly one item"),
+        ({"provider_token": "123:TEST"}, "PROVIDER_TOKEN_INVALID"),
+        ({"description": "d" * 256}, "description is too long"),
+    ):
+        with pytest.raises(BadRequest, match=f"(?i){reason}"):
+            await bot.create_invoice_link(**{**fields, **overrides})  # type: ignore[arg-type]
+    assert len(tg.invoice_links) == 1
+
+    payer = 77  # never wrote to the bot: paying opens the chat
+    charge = await pay(bot, tg, tg.user_pays_link(payer, link, deliver=False))
+    assert tg.star_payment(charge).user_id == payer
+    tg.deliver_payment(charge)
+    paid = await next_payment_update(bot)
+    assert paid.message is not None and paid.message.chat.id == payer
+    assert paid.message.successful_payment is not None
+    assert paid.message.successful_payment.invoice_payload == "pack:10:50:sig"
+
+
+async def test_star_transactions_list_payments_and_refunds_in_order_and_page(
+    bot: Bot, tg: TelegramEmulator
+) -> None:
+    first = await pay(bot, tg, tg.user_pays(CHAT, await invoice(bot), deliver=False))
+    second = await pay(bot, tg, tg.user_pays(CHAT, await invoice(bot, payload="pack:2:9:sig"), deliver=False))
+    await bot.refund_star_payment(CHAT, first)
+
+    listed = (await bot.get_star_transactions()).transactions
+    assert [(t.id, t.amount) for t in listed] == [(first, 50), (second, 50), (first, 50)]
+    incoming, _, refund = listed
+    assert isinstance(incoming.source, TransactionPartnerUser) and incoming.receiver is None
+    assert incoming.source.user.id == CHAT and incoming.source.invoice_payload == "pack:10:50:sig"
+    assert isinstance(refund.receiver, TransactionPartnerUser) and refund.source is None
+
+    assert [t.id for t in (await bot.get_star_transactions(offset=1, limit=1)).transactions] == [second]
+    assert (await bot.get_star_transactions(offset=3)).transactions == ()
+    for bad in ({"limit": 0}, {"limit": 101}, {"offset": -1}):
+        with pytest.raises(BadRequest, match=r"(?i)limit|offset"):
+            await bot.get_star_transactions(**bad)  # type: ignore[arg-type]

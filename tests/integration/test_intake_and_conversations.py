@@ -106,7 +106,8 @@ async def test_a_stored_question_this_version_cannot_read_asks_to_start_again(
         await carol.answer("What should I do with it?", button="Cover")
         await carol.wait_for_text("Which style?")
     # As an upgrade that changed the draft's format would leave it.
-    storage = Storage(settings.database_path)
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    storage = Storage(settings.database_path, url=url)
     await storage.open()
     try:
         unreadable = UserDataWrite(CAROL, '{"draft": {"format": 0, "flow": "cover"}}')

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+import aiohttp
+
 from bot.settings import Settings
 from emulators.harness import RunningBot
 from emulators.person import ScriptedPerson
+from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
 from storage.ledger import EntryKind
 
@@ -142,3 +145,127 @@ async def test_an_admin_refund_reverses_exactly_its_purchase_and_spent_credits_n
         for command, text in (("/paysupport", "Trouble with a payment"), ("/terms", "Credits are bought")):
             await person.say(command)
             await person.wait_for_text(text)
+
+
+async def test_buy_in_a_group_answers_with_invoice_links_that_credit_whoever_pays(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+) -> None:
+    group, asker, payer = -1004200000001, 4206, 4207
+    async with start_bot(make_settings(**PAYMENTS)) as bot:
+        telegram.create_group(group, added_by=asker)
+        await telegram.user_sends_text(asker, "/buy@music_test_bot", chat_id=group)
+        await telegram.wait_for(lambda: any(m.inline_markup for m in telegram.bot_messages(group)))
+        [offer] = [m for m in telegram.bot_messages(group) if m.inline_markup]
+        buttons = {b["text"]: b for row in offer.inline_markup["inline_keyboard"] for b in row}
+        assert set(buttons) == {"10 credits for 50 ⭐", "50 credits for 200 ⭐"}
+        assert all("callback_data" not in b for b in buttons.values())  # links, not invoices for all
+        assert telegram.calls("sendInvoice") == []
+        link = buttons["10 credits for 50 ⭐"]["url"]
+        paid = await telegram.user_pays_link(payer, link)
+        assert paid.paid
+        await telegram.wait_for(
+            lambda: any("you have 10 now" in (m.text or "") for m in telegram.bot_messages(payer))
+        )
+        ledger = bot.services.storage.ledger
+        assert (await ledger.balance(payer), await ledger.balance(asker)) == (10, 0)
+
+
+async def test_a_blocked_person_cannot_pay_an_invoice_sent_before_the_block(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+) -> None:
+    admin, person = ScriptedPerson(telegram, ADMIN), ScriptedPerson(telegram, 4208)
+    async with start_bot(make_settings(**PAYMENTS, ADMIN_USER_IDS=str(ADMIN))) as bot:
+        invoice = await invoice_for(person, telegram, "10 credits for 50")
+        await admin.say(f"/block {person.user_id}")
+        await admin.wait_for_text("is blocked")
+        refused = await telegram.user_pays(person.user_id, invoice)
+        assert not refused.paid
+        assert refused.error_message == "You cannot buy credits here: the bot's operator has not let you in."
+        assert telegram.star_payments == {}
+        assert await bot.services.storage.ledger.entries(person.user_id) == []
+    # The operator's list counts as well, for someone who never wrote to the bot and pays a group's link.
+    group, member, outsider = -1004200000002, 4212, 4209
+    async with start_bot(make_settings(**PAYMENTS, ALLOWED_USER_IDS=str(member))):
+        telegram.create_group(group, added_by=member)
+        await telegram.user_sends_text(member, "/buy@music_test_bot", chat_id=group)
+        await telegram.wait_for(lambda: any(m.inline_markup for m in telegram.bot_messages(group)))
+        offer = next(m for m in telegram.bot_messages(group) if m.inline_markup)
+        link = offer.inline_markup["inline_keyboard"][0][0]["url"]
+        refused = await telegram.user_pays_link(outsider, link)
+        assert not refused.paid and "not let you in" in (refused.error_message or "")
+
+
+async def test_forget_keeps_the_ledger_without_the_persons_name_and_says_so(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+) -> None:
+    person = ScriptedPerson(telegram, 4210, first_name="Zebulon")
+    async with start_bot(make_settings(**PAYMENTS, FREE_CREDITS="1")) as bot:
+        invoice = await invoice_for(person, telegram, "10 credits for 50")
+        assert (await telegram.user_pays(person.user_id, invoice)).paid
+        await person.wait_for_text("credits added")
+        await person.say("/generate a song to remember")
+        await person.wait_for_audios(2)
+        await person.say("/forget")
+        await person.wait_for_text("Your credit records (purchases, refunds, credits spent) stay")
+        await person.press("Delete my data")
+        await telegram.wait_for(
+            lambda: any("Done: I deleted" in (m.text or "") for m in telegram.bot_messages(person.user_id))
+        )
+        storage = bot.services.storage
+        entries = await storage.ledger.entries(person.user_id)
+        assert sorted(e.kind for e in entries) == sorted(
+            [EntryKind.GRANT, EntryKind.PURCHASE, EntryKind.HOLD, EntryKind.SETTLE]
+        )
+        assert await storage.ledger.balance(person.user_id) == 10
+        rows = await storage.db.fetchall("SELECT * FROM ledger")
+        kept = " ".join(str(value) for row in rows for value in tuple(row))
+        assert "Zebulon" not in kept and "remember" not in kept
+
+
+async def test_stats_and_metrics_show_the_days_stars_refunds_and_credits(
+    make_settings: Callable[..., Settings],
+    start_bot: Callable[[Settings], AbstractAsyncContextManager[RunningBot]],
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    admin, person = ScriptedPerson(telegram, ADMIN), ScriptedPerson(telegram, 4211)
+    async with start_bot(make_settings(**PAYMENTS, ADMIN_USER_IDS=str(ADMIN))) as bot:
+        charges = []
+        for pack, stars in (("10 credits for 50", 50), ("50 credits for 200", 200)):
+            paid = await telegram.user_pays(
+                person.user_id, await invoice_for(person, telegram, pack, stars=stars)
+            )
+            assert paid.charge_id is not None
+            charges.append(paid.charge_id)
+            await person.wait_for_text(f"you have {10 if stars == 50 else 60} now")
+        await admin.say(f"/refund {charges[0]}")
+        await admin.wait_for_text("Refunded 50 ⭐")
+        await person.say("/generate a song that is paid for")
+        await person.wait_for_audios(2)
+        provider.script(hold=True)
+        await person.say("/generate a song still being made")
+        await provider.wait_for(lambda: len(provider.tasks) == 2 and provider.last_task.held, timeout=10)
+
+        await admin.say("/stats")
+        await admin.wait_for_text(
+            "Payments today: 250 ⭐ from 2 purchases; refunds: 1 (50 ⭐). "
+            "Credits spent today: 1; held now: 1."
+        )
+        async with aiohttp.ClientSession() as http, http.get(f"{bot.url}/metrics") as response:
+            metrics = await response.text()
+        for line in (
+            "bot_star_purchases_total 2.0",
+            "bot_star_purchase_stars_total 250.0",
+            "bot_star_refunds_total 1.0",
+            "bot_star_refund_stars_total 50.0",
+            "bot_credits_spent_total 1.0",
+            "bot_credits_held 1.0",
+        ):
+            assert line in metrics.splitlines(), line
+        provider.release(provider.last_task.task_id)

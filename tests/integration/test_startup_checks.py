@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -243,3 +244,37 @@ async def test_an_unreachable_provider_is_one_warning_and_the_bot_runs(
     assert f"cannot reach the provider at SUNO_API_URL ({CLOSED})" in warnings[0]
     assert "bot started in polling mode" in output
     assert "Traceback" not in output and "Unclosed" not in output
+
+
+# ---- DATABASE_URL -----------------------------------------------------------------------------------
+
+
+async def test_a_malformed_database_url_is_one_line_naming_it(tmp_path: Path) -> None:
+    env = environment(tmp_path, DATABASE_URL="mysql://bot:hunter2secret@db/bot")
+    code, output = await run_bot(tmp_path, env)
+    assert code == 2, output
+    assert_one_line_naming(output, "DATABASE_URL", "postgresql://")
+    assert "hunter2secret" not in output
+    assert_clean(output)
+
+
+async def test_an_unreachable_database_server_is_one_line_saying_refused(tmp_path: Path) -> None:
+    env = environment(tmp_path, DATABASE_URL="postgresql://bot:hunter2secret@127.0.0.1:9/bot")
+    code, output = await run_bot(tmp_path, env)
+    assert code == 2, output
+    output = "\n".join(line for line in output.splitlines() if "SUNO_API_URL" not in line)
+    assert_one_line_naming(output, "DATABASE_URL", "refused")
+    assert "hunter2secret" not in output
+    assert_clean(output)
+
+
+async def test_a_missing_database_is_one_line_saying_so(tmp_path: Path, postgres_server: Any) -> None:
+    if isinstance(postgres_server, str):
+        pytest.skip(f"PostgreSQL unavailable: {postgres_server}")
+    env = environment(tmp_path, DATABASE_URL=postgres_server.url("no_such_database"))
+    code, output = await run_bot(tmp_path, env)
+    assert code == 2, output
+    # The provider's probe runs beside opening storage and may warn first (its SUNO_API_URL is closed).
+    output = "\n".join(line for line in output.splitlines() if "SUNO_API_URL" not in line)
+    assert_one_line_naming(output, "DATABASE_URL", "does not exist")
+    assert_clean(output)

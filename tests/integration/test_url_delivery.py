@@ -94,8 +94,8 @@ async def test_a_refused_url_falls_back_to_an_upload_of_the_same_message(
     uploaded, by_url = audios
     assert uploaded.text == by_url.text and uploaded.text  # the same caption either way
     # The same buttons, for its own track.
-    assert [d.split(":")[0] for d in uploaded.button_data()] == ["extend", "share"]
-    assert [d.split(":")[0] for d in by_url.button_data()] == ["extend", "share"]
+    assert [d.split(":")[0] for d in uploaded.button_data()] == ["extend", "share", "more"]
+    assert [d.split(":")[0] for d in by_url.button_data()] == ["extend", "share", "more"]
     by_sha = {t.sha256: t for t in provider.last_task.tracks}
     first, second = by_sha[uploaded.audio["sha256"]], by_sha[by_url.audio["sha256"]]  # type: ignore[index]
     assert uploaded.audio["title"] == by_url.audio["title"]  # type: ignore[index]

@@ -71,7 +71,7 @@ async def test_writes_apply_in_order_in_one_batch(storage: Storage) -> None:
 
 
 async def test_a_failed_batch_writes_nothing(storage: Storage) -> None:
-    with pytest.raises(Exception, match="NOT NULL"):
+    with pytest.raises(Exception, match=r"(?i)not[ -]null"):
         await storage.conversations.write(
             [UserDataWrite(1, '{"a":1}'), ConversationWrite(None, "[1]", "0")],  # type: ignore[arg-type]
             now=NOW,

@@ -37,3 +37,12 @@ def test_packs_are_credits_colon_stars() -> None:
 def test_a_malformed_pack_names_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match=r"^STARS_PACKS is invalid"):
         load(STARS_PACKS=value)
+
+
+def test_the_providers_price_per_song_is_optional_and_a_malformed_one_names_the_variable() -> None:
+    assert load().provider_stars_per_song is None
+    assert load(PROVIDER_STARS_PER_SONG="").provider_stars_per_song is None
+    assert load(PROVIDER_STARS_PER_SONG="4.5").provider_stars_per_song == 4.5
+    for value in ("five", "0", "-1"):
+        with pytest.raises(ConfigError, match=r"^PROVIDER_STARS_PER_SONG is invalid: [^\n]+$"):
+            load(PROVIDER_STARS_PER_SONG=value)

@@ -64,7 +64,7 @@ async def test_work_held_to_capacity_waits_for_room_without_spinning(
     now = time.time()
     items = [NewWork(Kind.DELIVER, track, None, 100 + track, now) for track in range(1, CHATS + 1)]
     await storage.work.want(items, now=now, lease=None)
-    await queue.start(single_process=True)
+    await queue.start()
     try:
         await _until(lambda: len(chat.started) == CAPACITY)
 

@@ -1,0 +1,13 @@
+"""Every studio tool, by task kind: adding one is a line here (and its module, texts and emulator part)."""
+
+from __future__ import annotations
+
+from bot.studio import sounds, wav
+from bot.studio.tool import Tool
+from storage.models import TaskKind
+
+TOOLS: dict[TaskKind, Tool] = {tool.kind: tool for tool in (sounds.TOOL, wav.TOOL)}
+
+
+def tool_for(kind: TaskKind) -> Tool | None:
+    return TOOLS.get(kind)
