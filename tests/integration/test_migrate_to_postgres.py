@@ -11,20 +11,16 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 
-# TEMPORARY, until the PostgreSQL backend is merged into this branch.
-psycopg = pytest.importorskip("psycopg")
-pytest.importorskip("storage.postgres")
-
-from emulators.postgres_server import PostgresServer  # noqa: E402
-
-from bot.settings import Settings  # noqa: E402
-from emulators.harness import RunningBot  # noqa: E402
-from emulators.person import ScriptedPerson  # noqa: E402
-from emulators.provider.server import ProviderEmulator  # noqa: E402
-from emulators.telegram.server import TelegramEmulator  # noqa: E402
-from tests.integration.conftest import eventually  # noqa: E402
+from bot.settings import Settings
+from emulators.harness import RunningBot
+from emulators.person import ScriptedPerson
+from emulators.postgres_server import PostgresServer
+from emulators.provider.server import ProviderEmulator
+from emulators.telegram.server import TelegramEmulator
+from tests.integration.conftest import eventually
 
 ALICE, BOB = 1001, 1002
 StartBot = Callable[[Settings], AbstractAsyncContextManager[RunningBot]]
