@@ -1,4 +1,4 @@
-"""`python -m bot run | demo | doctor`."""
+"""`python -m bot run | demo | doctor | migrate-to-postgres`."""
 
 import sys
 

@@ -122,6 +122,12 @@ def _doctor(args: argparse.Namespace) -> int:
     return asyncio.run(run_doctor(settings))
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.ops.migrate import run_migrate_to_postgres
+
+    return run_migrate_to_postgres(load_settings(), force=args.force)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="A Telegram bot for AI music.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -132,8 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")
     commands.add_parser("doctor", help="check configuration, token, provider key, webhook and public URL")
+    migrate = commands.add_parser(
+        "migrate-to-postgres", help="copy the SQLite database at DATABASE_PATH into DATABASE_URL"
+    )
+    migrate.add_argument("--force", action="store_true", help="replace what the target already holds")
     args = parser.parse_args(argv)
-    handler = {"run": _run, "demo": _demo, "doctor": _doctor}[args.command]
+    handler = {"run": _run, "demo": _demo, "doctor": _doctor, "migrate-to-postgres": _migrate}[args.command]
     try:
         return handler(args)
     except ConfigError as error:
