@@ -23,9 +23,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ## the whole bot against built-in emulators, offline; audio lands in demo-output/
 	$(BIN)/python -m bot demo
 
-test: $(STAMP) ## lint, then the whole test suite (offline, about two minutes)
+# Three workers on two cores: the tests mostly wait on loopback servers and timers, not on the CPU.
+PYTEST_WORKERS ?= 3
+
+test: $(STAMP) ## lint, then the whole test suite on SQLite and PostgreSQL (offline, about five minutes)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 # The deployment for real: image, docker-compose.yml and HTTPS through Caddy (deploy/test-deploy.sh).
 test-deploy: ## build the image, run docker-compose.yml with podman, check it through Caddy over HTTPS
