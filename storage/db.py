@@ -10,6 +10,7 @@ connection, because PostgreSQL may run it again after a serialization conflict.
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import sys
@@ -18,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -97,6 +100,16 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 def returns_rows(sql: str) -> bool:
     """The statement hands back rows (`INSERT ... RETURNING id`): `execute` reads them."""
     return bool(_RETURNING.search(sql))
+
+
+async def answers(db: Database) -> bool:
+    """The health check's question: does the database answer a query? (Reports, never raises.)"""
+    try:
+        await db.fetchone("SELECT 1")
+    except Exception:
+        log.exception("storage ping failed")
+        return False
+    return True
 
 
 def migrations(dialect: str) -> list[tuple[int, str, str]]:

@@ -40,6 +40,7 @@ from storage.db import (
     DatabaseUnavailable,
     Params,
     UnsupportedDatabaseVersion,
+    answers,
     migrations,
     postgres_url_problem,
     returns_rows,
@@ -275,12 +276,7 @@ class PostgresDatabase:
         return sorted(int(row[0]) for row in rows)
 
     async def ping(self) -> bool:
-        try:
-            await self.fetchone("SELECT 1")
-        except Exception:  # health checks report, never raise
-            log.exception("storage ping failed")
-            return False
-        return True
+        return await answers(self)
 
     # ---- schema -------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
-from storage.db import Conn, Params, UnsupportedDatabaseVersion, migrations, returns_rows
+from storage.db import Conn, Params, UnsupportedDatabaseVersion, answers, migrations, returns_rows
 
 log = logging.getLogger(__name__)
 
@@ -211,18 +211,13 @@ class SqliteDatabase:
         return latest
 
     async def ping(self) -> bool:
-        try:
-            await self.fetchone("SELECT 1")
-        except Exception:  # health checks report, never raise
-            log.exception("storage ping failed")
-            return False
-        return True
+        return await answers(self)
 
 
 def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = work(conn)  # type: ignore[arg-type]  # Conn is a Conn
+        result = work(conn)  # type: ignore[arg-type]  # sqlite3.Connection is a Conn
     except BaseException:
         if conn.in_transaction:  # some errors (a full disk, say) have rolled it back already
             conn.execute("ROLLBACK")
