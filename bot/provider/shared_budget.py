@@ -65,7 +65,9 @@ class SharedLimits:
         self.takes = 0  # transactions that asked for a slot (granted or told to wait)
 
     def budget(self, scope: str, limit: int, window: float, *, lease: float) -> SharedWindowBudget:
-        return SharedWindowBudget(self, scope, limit, window, lease=lease)
+        # The window is part of the scope: slots released under another window (the setting changed
+        # across a restart) would otherwise hold the new budget back for the old window's length.
+        return SharedWindowBudget(self, f"{scope}/{window:g}s", limit, window, lease=lease)
 
     def provider_budget(self, api_key: str, limit: int, window: float) -> SharedWindowBudget:
         return self.budget(f"provider:{_digest(api_key)}", limit, window, lease=PROVIDER_LEASE)
