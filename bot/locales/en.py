@@ -266,6 +266,13 @@ MESSAGES: dict[str, str] = {
     "Download it at {url}",
     "studio.file_unavailable": "I could not fetch {name} from the music service after several tries. "
     "Download it at {url}",
+    # Studio, continued: stems, music video, lyrics and personas (bot/studio/)
+    "button.vocals": "Separate vocals",
+    "kind.vocals": "Vocals and instrumental",
+    "button.stems": "All stems",
+    "kind.stems": "All stems",
+    "button.video": "Music video",
+    "kind.video": "Music video",
     # Status
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",

@@ -276,6 +276,13 @@ MESSAGES: dict[str, str] = {
     "до 50 МБ). Скачайте его по ссылке: {url}",
     "studio.file_unavailable": "Мне не удалось скачать {name} с музыкального сервиса после нескольких "
     "попыток. Скачайте его по ссылке: {url}",
+    # Studio, continued: stems, music video, lyrics and personas (bot/studio/)
+    "button.vocals": "Отделить вокал",
+    "kind.vocals": "Вокал и инструментал",
+    "button.stems": "Все стемы",
+    "kind.stems": "Все стемы",
+    "button.video": "Клип",
+    "kind.video": "Музыкальный клип",
     # Status
     "status.none": "У вас пока нет песен. Попробуйте: /generate спокойная lo-fi песня о дожде",
     "status.header": "Ваши последние песни:",

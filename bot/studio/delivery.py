@@ -139,7 +139,10 @@ class FileDelivery:
                 path = await self._download(task, result, stack)
                 handle = stack.enter_context(path.open("rb"))
                 name = file_name(title, result.name)
-                items.append(InputMediaAudio(InputFile(handle, filename=name), title=result.title or None))
+                # attach=True: an album's files are parts the JSON names (attach://); without it PTB
+                # sends no media field at all, and Telegram refuses the album.
+                upload = InputFile(handle, filename=name, attach=True)
+                items.append(InputMediaAudio(upload, title=result.title or None))
             messages = await self._bot.send_media_group(task.chat_id, media=items)
         for result, message in zip(audios, messages, strict=False):
             await self._sent(task, [result], message, "album")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bot.studio import sounds, wav
+from bot.studio import sounds, stems, video, wav
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
-TOOLS: dict[TaskKind, Tool] = {tool.kind: tool for tool in (sounds.TOOL, wav.TOOL)}
+TOOLS: dict[TaskKind, Tool] = {
+    tool.kind: tool for tool in (sounds.TOOL, wav.TOOL, stems.VOCALS, stems.STEMS_TOOL, video.TOOL)
+}
 
 
 def tool_for(kind: TaskKind) -> Tool | None:
