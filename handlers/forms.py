@@ -153,6 +153,28 @@ async def custom(update: Update, context: BotContext) -> int:
     return await _begin(update, context, Draft(flow="custom", model=services_of(context).settings.suno_model))
 
 
+async def use_lyrics(update: Update, context: BotContext) -> int:
+    """Use these under a /lyrics variant: /custom with its lyrics given, its title offered."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    services = services_of(context)
+    person = await person_of(update, context)
+    result = await services.storage.results.file(int(query.data.removeprefix("uselyr:")))
+    task = await services.storage.tasks.get(result.task_id) if result is not None else None
+    if result is None or task is None or task.user_id != person.user_id or not result.text:
+        await query.answer(Texts(person.locale)("studio.gone"))
+        return END
+    await query.answer()
+    draft = Draft(
+        flow="custom_lyrics",
+        model=services.settings.suno_model,
+        default_title=result.title,
+        answers={"lyrics": result.text},
+        step=1,
+    )
+    return await _begin(update, context, draft)
+
+
 async def upload_action(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -296,6 +318,7 @@ def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
             CommandHandler("custom", custom),
             CallbackQueryHandler(upload_action, pattern=rf"^act:({actions}):\d+$"),
             CallbackQueryHandler(extend_track, pattern=r"^extend:\d+$"),
+            CallbackQueryHandler(use_lyrics, pattern=r"^uselyr:\d+$"),
         ],
         states={
             ASKING: [

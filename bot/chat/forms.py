@@ -309,6 +309,10 @@ FLOWS: dict[str, Flow] = {
     ),
     "generate": Flow("generate", TaskKind.GENERATE, (DESCRIPTION,), _generate, uses_upload=False),
     "custom": Flow("custom", TaskKind.CUSTOM, (TITLE, STYLE, LYRICS), _custom, uses_upload=False),
+    # /custom opened by Use these under /lyrics' variants: the lyrics are the first answer, given.
+    "custom_lyrics": Flow(
+        "custom_lyrics", TaskKind.CUSTOM, (LYRICS, TITLE, STYLE), _custom, uses_upload=False
+    ),
     "extend": Flow("extend", TaskKind.EXTEND, (CONTINUE_AT, STYLE, LYRICS), _extend, uses_upload=False),
 }
 UPLOAD_ACTIONS = ("cover", "upload_extend", "vocals", "instrumental")

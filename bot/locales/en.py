@@ -273,6 +273,15 @@ MESSAGES: dict[str, str] = {
     "kind.stems": "All stems",
     "button.video": "Music video",
     "kind.video": "Music video",
+    "commands.lyrics": "Write lyrics for an idea",
+    "lyrics.usage": "Tell me what the song is about after /lyrics, e.g. /lyrics a peaceful night in the "
+    "city. I'll write a few versions; press Use these under one to make a song of it.",
+    "kind.lyrics": "Lyrics",
+    "button.use_lyrics": "Use these",
+    "button.lyrics": "Lyrics",
+    "kind.timed_lyrics": "Lyrics with timings",
+    "lyrics.instrumental": "This track is an instrumental: it has no lyrics to show.",
+    "problem.too_many_words": "{field} is {actual} words long; at most {limit}. Please shorten it.",
     # Status
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",

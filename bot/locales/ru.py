@@ -283,6 +283,15 @@ MESSAGES: dict[str, str] = {
     "kind.stems": "Все стемы",
     "button.video": "Клип",
     "kind.video": "Музыкальный клип",
+    "commands.lyrics": "Написать текст песни по идее",
+    "lyrics.usage": "Напишите после /lyrics, о чём песня, например: /lyrics спокойная ночь в городе. "
+    "Я напишу несколько вариантов; нажмите «Взять этот» под любым, чтобы сделать из него песню.",
+    "kind.lyrics": "Текст песни",
+    "button.use_lyrics": "Взять этот",
+    "button.lyrics": "Текст",
+    "kind.timed_lyrics": "Текст с таймингом",
+    "lyrics.instrumental": "Это инструментальный трек: в нём нет текста.",
+    "problem.too_many_words": "«{field}»: {actual} слов, а можно не больше {limit}. Пожалуйста, сократите.",
     # Status
     "status.none": "У вас пока нет песен. Попробуйте: /generate спокойная lo-fi песня о дожде",
     "status.header": "Ваши последние песни:",

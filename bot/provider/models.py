@@ -297,7 +297,7 @@ class RequestProblem(BaseModel):
 
 
 # The kinds of broken rule the chat explains in words of their own (bot/locales: problem.<kind>).
-PROBLEM_KINDS = ("required", "too_long", "continue_at", "range", "one_of", "not_for_model")
+PROBLEM_KINDS = ("required", "too_long", "continue_at", "range", "one_of", "not_for_model", "too_many_words")
 
 
 def problems_of(error: ValidationError) -> list[RequestProblem]:

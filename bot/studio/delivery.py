@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from telegram import Bot, InputFile, InputMediaAudio, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMediaAudio, Message
 from telegram.constants import FileSizeLimit, MediaGroupLimit, MessageLimit
 
 from bot.i18n import Texts
@@ -26,7 +26,7 @@ from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderDownloadError
 from bot.provider.media import MediaFetcher
 from bot.tasks.retry import until_stored
-from storage.models import ResultFile, Task
+from storage.models import ResultFile, Task, TaskKind
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ def file_name(track_title: str, name: str) -> str:
     title = re.sub(r"[^\w\- ]+", "", track_title, flags=re.UNICODE).strip()[:50]
     clean = re.sub(r"[^\w\-. ]+", "", name, flags=re.UNICODE).strip()[:60] or "file"
     return f"{title} - {clean}" if title else clean
+
+
+def use_lyrics_keyboard(texts: Texts, result: ResultFile) -> InlineKeyboardMarkup:
+    """Use these: /custom with this variant's lyrics filled in (handlers/forms.py `use_lyrics`)."""
+    button = InlineKeyboardButton(texts("button.use_lyrics"), callback_data=f"uselyr:{result.id}")
+    return InlineKeyboardMarkup([[button]])
 
 
 class TooBig(Exception):
@@ -98,7 +104,11 @@ class FileDelivery:
 
     async def _send_one(self, task: Task, texts: Texts, title: str, result: ResultFile) -> None:
         if result.media == "text" or (result.url is None and result.text is None):
-            message = await self._bot.send_message(task.chat_id, (result.text or result.title)[:4096])
+            body = f"{result.title}\n\n{result.text}" if result.title and result.text else result.text
+            markup = use_lyrics_keyboard(texts, result) if task.kind is TaskKind.LYRICS else None
+            message = await self._bot.send_message(
+                task.chat_id, (body or result.title)[: MessageLimit.MAX_TEXT_LENGTH], reply_markup=markup
+            )
             await self._sent(task, [result], message, "text")
             return
         name = file_name(title, result.name)

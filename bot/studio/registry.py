@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from bot.studio import sounds, stems, video, wav
+from bot.studio import lyrics, sounds, stems, timed_lyrics, video, wav
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
 TOOLS: dict[TaskKind, Tool] = {
-    tool.kind: tool for tool in (sounds.TOOL, wav.TOOL, stems.VOCALS, stems.STEMS_TOOL, video.TOOL)
+    tool.kind: tool
+    for tool in (
+        sounds.TOOL,
+        wav.TOOL,
+        timed_lyrics.TOOL,
+        stems.VOCALS,
+        stems.STEMS_TOOL,
+        video.TOOL,
+        lyrics.TOOL,
+    )
 }
 
 
