@@ -25,6 +25,7 @@ from bot.i18n import Texts
 from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderDownloadError
 from bot.provider.media import MediaFetcher
+from bot.studio.persona import saved_persona
 from bot.tasks.retry import until_stored
 from storage.models import ResultFile, Task, TaskKind
 from storage.store import Storage
@@ -103,6 +104,9 @@ class FileDelivery:
         return track.title if track is not None else ""
 
     async def _send_one(self, task: Task, texts: Texts, title: str, result: ResultFile) -> None:
+        if task.kind is TaskKind.PERSONA:
+            await self._save_persona(task, texts, result)
+            return
         if result.media == "text" or (result.url is None and result.text is None):
             body = f"{result.title}\n\n{result.text}" if result.title and result.text else result.text
             markup = use_lyrics_keyboard(texts, result) if task.kind is TaskKind.LYRICS else None
@@ -141,6 +145,29 @@ class FileDelivery:
             else:
                 message = await self._bot.send_document(task.chat_id, document=upload)
         await self._sent(task, [result], message, result.media)
+
+    async def _save_persona(self, task: Task, texts: Texts, result: ResultFile) -> None:
+        """The persona saved for the person (once, whatever the retries), then the person told."""
+        saved = saved_persona(result.text)
+        if saved is None:
+            raise ValueError(f"task {task.id}: a persona result that names no persona")
+        audio_id = task.params.get("audioId")
+        track = await self._storage.tasks.track_by_audio_id(str(audio_id)) if audio_id else None
+        await until_stored(
+            lambda: self._storage.results.add_persona(
+                user_id=task.user_id,
+                persona_id=saved["personaId"],
+                name=saved["name"] or str(task.params.get("name") or ""),
+                description=saved["description"] or str(task.params.get("description") or ""),
+                track_id=track.id if track is not None else None,
+                task_id=task.id,
+                now=self._now(),
+            ),
+            what=f"task {task.id}: persona {saved['personaId']}",
+        )
+        name = saved["name"] or str(task.params.get("name") or "")
+        message = await self._bot.send_message(task.chat_id, texts("persona.saved", name=name))
+        await self._sent(task, [result], message, "persona")
 
     async def _send_album(self, task: Task, texts: Texts, title: str, audios: list[ResultFile]) -> None:
         with ExitStack() as stack:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.studio import lyrics, sounds, stems, timed_lyrics, video, wav
+from bot.studio import lyrics, persona, sounds, stems, timed_lyrics, video, wav
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
@@ -15,6 +15,7 @@ TOOLS: dict[TaskKind, Tool] = {
         stems.VOCALS,
         stems.STEMS_TOOL,
         video.TOOL,
+        persona.TOOL,
         lyrics.TOOL,
     )
 }
