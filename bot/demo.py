@@ -19,10 +19,13 @@ from emulators.telegram.server import ChatEvent, TelegramEmulator
 from storage.ledger import EntryKind, LedgerRepository
 
 ALICE = 424242
-# Payments on for the demo: one pack, bought first, pays for all five songs (the sixth credit is left).
-DEMO_PACK = "6:30"
+# Payments on for the demo: one pack, bought first, pays for all six songs and the five studio tasks
+# (lyrics with timings, stems, a video, a persona and /lyrics; the twelfth credit is left).
+DEMO_PACK = "12:60"
+# Long enough for a persona's 10-30 s vocal window (bot/studio/persona.py).
+TRACK_SECONDS = 12.0
 # Stages more than a second apart, so every progress edit can reach the chat at Telegram's pace.
-STAGE_DELAYS = (1.5, 3.0, 4.5)
+STAGE_DELAYS = (1.2, 2.4, 3.6)
 
 
 class ChatPrinter:
@@ -55,6 +58,11 @@ class ChatPrinter:
             self._say(stamp, f"🤖 Bot ✎ edits message #{message.message_id}", event.text or "")
         elif event.kind == "bot_audio" and message is not None and message.audio:
             self._save(stamp, message.audio)
+        elif event.kind == "bot_audio" and message is not None and message.media is not None:
+            icon = {"video": "🎬", "photo": "🖼"}.get(message.kind, "📎")
+            name = message.media.get("file_name") or message.kind
+            caption = f" “{event.text}”" if event.text else ""
+            self._say(stamp, "🤖 Bot", f"{icon} sends {message.kind}: {name}{caption}")
 
     def _button_label(self, event: ChatEvent) -> str:
         markup = (event.message.reply_markup if event.message else None) or {}
@@ -79,8 +87,9 @@ class ChatPrinter:
             shutil.copyfile(source, target)
             self.saved.append(target)
         size = target.stat().st_size if target.exists() else 0
+        by = f" by {audio['performer']}" if audio.get("performer") else ""
         self.write(
-            f"{stamp} 🎵 Bot sends audio: “{title}” by {audio.get('performer')}, {audio.get('duration')} s, "
+            f"{stamp} 🎵 Bot sends audio: “{title}”{by}, {audio.get('duration')} s, "
             f"{size / 1024:.0f} kB → saved to {target}"
         )
 
@@ -98,7 +107,7 @@ async def _buy(alice: ScriptedPerson) -> None:
     """A pack through the whole payment: invoice, pre-checkout answered by the bot, successful_payment."""
     await alice.say("/buy")
     await alice.wait_for_text("Choose a pack")
-    await alice.press("6 credits")
+    await alice.press("12 credits")
     telegram = alice.telegram
     await telegram.wait_for(lambda: bool(telegram.invoices_in(alice.user_id)), timeout=alice.timeout)
     invoice = telegram.invoices_in(alice.user_id)[-1]
@@ -140,7 +149,7 @@ async def _add_vocals(alice: ScriptedPerson) -> None:
     await alice.answer("What is the title?", text="Radio Hum")
     await alice.answer("Any styles to avoid?", button="Just avoid")
     await alice.answer("Which model?", button="V4_5PLUS")
-    await alice.wait_for_audios(8)
+    await alice.wait_for_audios(10)
 
 
 async def _add_instrumental(alice: ScriptedPerson) -> None:
@@ -150,7 +159,46 @@ async def _add_instrumental(alice: ScriptedPerson) -> None:
     await alice.answer("What is the title?", button="Use")
     await alice.answer("Any styles to avoid?", button="Just avoid")
     await alice.answer("Which model?", button="V5")
-    await alice.wait_for_audios(10)
+    await alice.wait_for_audios(8)
+
+
+async def _studio_tools(alice: ScriptedPerson) -> None:
+    """More… under the newest track (the sung one): its stems and video side by side, its timed lyrics."""
+    telegram = alice.telegram
+    audios = len(telegram.audios(alice.user_id))
+    await alice.press("More…")
+    await telegram.wait_for(
+        lambda: any(label == "Lyrics" for _, label, _ in alice.buttons()), timeout=alice.timeout
+    )
+    await alice.press("Separate vocals")
+    await alice.press("Music video")  # two at once: the person's limit of tasks in the making
+    await alice.wait_for_audios(audios + 2)
+    await telegram.wait_for(lambda: _has(alice, "video"), timeout=alice.timeout)
+    await alice.press("Lyrics")
+    await telegram.wait_for(lambda: _has(alice, "document"), timeout=alice.timeout)
+
+
+def _has(alice: ScriptedPerson, kind: str) -> bool:
+    return any(m.kind == kind for m in alice.telegram.bot_messages(alice.user_id))
+
+
+async def _persona(alice: ScriptedPerson) -> None:
+    await alice.press("Make a persona")
+    await alice.answer("What should this voice be called?", text="Velvet")
+    await alice.answer("Describe the voice", text="warm breathy alto, jazzy phrasing")
+    await alice.answer("Which 10 to 30 seconds", button="Seconds")
+    await alice.wait_for_text("is saved")
+
+
+async def _lyrics_song(alice: ScriptedPerson) -> None:
+    audios = len(alice.telegram.audios(alice.user_id))
+    await alice.say("/lyrics a peaceful night in the city")
+    await alice.wait_for_text("[Verse]")
+    await alice.press("Use these")
+    await alice.answer("What is the title?", button="Use")
+    await alice.answer("Which style?", text="smooth jazz, brushed drums")
+    await alice.answer("In whose voice?", button="In the voice of Velvet")
+    await alice.wait_for_audios(audios + 2)
 
 
 async def _status(alice: ScriptedPerson) -> None:
@@ -163,8 +211,11 @@ STEPS: list[tuple[str, Step]] = [
     ("Generate a song from a description", _generate),
     ("Cover an uploaded file", _cover),
     ("Extend a delivered track", _extend_delivered),
-    ("Add vocals to a voice note", _add_vocals),
     ("Add an instrumental to an a cappella", _add_instrumental),
+    ("Add vocals to a voice note", _add_vocals),
+    ("The studio: lyrics, stems and a video of a track", _studio_tools),
+    ("Make a persona from the track", _persona),
+    ("Write lyrics with /lyrics, sing them in the persona's voice", _lyrics_song),
     ("Check /status", _status),
 ]
 
@@ -175,7 +226,7 @@ async def _credits_summary(ledger: LedgerRepository) -> str:
     spent = sum(1 for e in entries if e.kind is EntryKind.SETTLE)
     stars = sum(e.stars or 0 for e in bought)
     return (
-        f"bought {sum(e.amount for e in bought)} credits for {stars} ⭐ and spent {spent} on songs "
+        f"bought {sum(e.amount for e in bought)} credits for {stars} ⭐ and spent {spent} on songs and tools "
         f"({await ledger.balance(ALICE)} left)"
     )
 
@@ -192,7 +243,9 @@ async def run_demo(output: Path, *, verbose: bool = False, write: Callable[[str]
         scratch_dir = Path(scratch)
         async with (
             TelegramEmulator(EMULATOR_BOT_TOKEN, files_dir=scratch_dir / "telegram") as telegram,
-            ProviderEmulator(EMULATOR_API_KEY, stage_delays=STAGE_DELAYS, track_seconds=4.0) as provider,
+            ProviderEmulator(
+                EMULATOR_API_KEY, stage_delays=STAGE_DELAYS, track_seconds=TRACK_SECONDS
+            ) as provider,
         ):
             settings = emulator_settings(
                 scratch_dir / "bot",

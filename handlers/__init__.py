@@ -26,7 +26,7 @@ from handlers.privacy import forget, forget_chosen
 from handlers.screen import screen
 from handlers.sharing import share_button
 from handlers.start import help_command, language, language_chosen, start, status
-from handlers.studio import more_button, sound, tool_button
+from handlers.studio import lyrics_command, more_button, sound, tool_button
 from handlers.unknown import (
     closed_question_button,
     unknown_button,
@@ -58,6 +58,7 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
         ("forget", forget),
         ("library", library),
         ("sound", sound),
+        ("lyrics", lyrics_command),
     ):
         application.add_handler(CommandHandler(name, callback))
     for handler in payment_commands():

@@ -25,6 +25,7 @@ COMMANDS = (
     Command("status"),
     Command("library"),
     Command("sound"),  # the studio (handlers/studio.py)
+    Command("lyrics"),
     Command("language"),
     Command("help"),
     Command("cancel"),

@@ -37,11 +37,13 @@ from bot.chat.forms import (
 from bot.i18n import Texts
 from bot.provider.models import InvalidRequest
 from bot.services import BotContext, services_of
+from bot.studio.persona import WINDOW as PERSONA_WINDOW
 from bot.tasks.service import TaskRefused
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
 from handlers.payments import offer_packs
 from handlers.privacy import forget
+from handlers.studio import own_track, refusal_for
 from storage.models import TaskKind
 
 log = logging.getLogger(__name__)
@@ -139,18 +141,87 @@ def _field_names(flow: Flow) -> dict[str, str]:
 # ---- entry points ----------------------------------------------------------------------------------
 
 
+async def _voices(update: Update, context: BotContext) -> dict[str, str]:
+    """The person's personas, offered as "in the voice of" (bot/studio/persona.py): id -> name."""
+    person = await person_of(update, context)
+    return {p.persona_id: p.name for p in await services_of(context).storage.results.personas(person.user_id)}
+
+
 async def generate(update: Update, context: BotContext) -> int:
-    """`/generate <description>` starts at once; `/generate` alone asks for the description."""
+    """`/generate <description>` starts at once (or asks whose voice); `/generate` asks the description."""
     services = services_of(context)
-    draft = Draft(flow="generate", model=services.settings.suno_model, chat_id=_chat_id(update))
+    voices = await _voices(update, context)
+    flow = "generate_voice" if voices else "generate"
+    draft = Draft(flow=flow, model=services.settings.suno_model, chat_id=_chat_id(update), voices=voices)
     description = " ".join(context.args or []).strip()
     if not description:
         return await _begin(update, context, draft)
+    context.user_data.draft = draft  # whose voice may still be asked: the answer must find the draft
     return await _typed(update, context, draft, description)
 
 
 async def custom(update: Update, context: BotContext) -> int:
-    return await _begin(update, context, Draft(flow="custom", model=services_of(context).settings.suno_model))
+    voices = await _voices(update, context)
+    model = services_of(context).settings.suno_model
+    draft = Draft(flow="custom_voice" if voices else "custom", model=model, voices=voices)
+    return await _begin(update, context, draft)
+
+
+async def make_persona(update: Update, context: BotContext) -> int:
+    """Make a persona under a track's More…: its name, description and vocal window are asked."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    person = await person_of(update, context)
+    texts = Texts(person.locale)
+    owned = await own_track(update, context, query.data.removeprefix("st:per:"))
+    if owned is None:
+        await query.answer(texts("studio.gone"))
+        return END
+    await query.answer()
+    task, track = owned
+    made = await services_of(context).storage.results.personas(person.user_id)
+    refusal = refusal_for(TaskKind.PERSONA, task, track)
+    if refusal is None and any(p.track_id == track.id for p in made):
+        refusal = "persona.exists"  # the provider makes one persona per track (409)
+    if refusal is None and (track.duration or 0) < PERSONA_WINDOW[0]:
+        refusal = "persona.too_short"
+    if refusal is not None:
+        await reply(update, texts(refusal))
+        return END
+    draft = Draft(
+        flow="persona",
+        model=task.model or services_of(context).settings.suno_model,
+        audio_id=track.audio_id,
+        task_id=task.provider_task_id,
+        duration=track.duration,
+        default_title=track.title,
+        default_style=track.tags,
+    )
+    return await _begin(update, context, draft)
+
+
+async def use_lyrics(update: Update, context: BotContext) -> int:
+    """Use these under a /lyrics variant: /custom with its lyrics given, its title offered."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    services = services_of(context)
+    person = await person_of(update, context)
+    result = await services.storage.results.file(int(query.data.removeprefix("uselyr:")))
+    task = await services.storage.tasks.get(result.task_id) if result is not None else None
+    if result is None or task is None or task.user_id != person.user_id or not result.text:
+        await query.answer(Texts(person.locale)("studio.gone"))
+        return END
+    await query.answer()
+    voices = await _voices(update, context)
+    draft = Draft(
+        flow="custom_lyrics_voice" if voices else "custom_lyrics",
+        model=services.settings.suno_model,
+        default_title=result.title,
+        answers={"lyrics": result.text},
+        step=1,
+        voices=voices,
+    )
+    return await _begin(update, context, draft)
 
 
 async def upload_action(update: Update, context: BotContext) -> int:
@@ -296,6 +367,8 @@ def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
             CommandHandler("custom", custom),
             CallbackQueryHandler(upload_action, pattern=rf"^act:({actions}):\d+$"),
             CallbackQueryHandler(extend_track, pattern=r"^extend:\d+$"),
+            CallbackQueryHandler(use_lyrics, pattern=r"^uselyr:\d+$"),
+            CallbackQueryHandler(make_persona, pattern=r"^st:per:"),
         ],
         states={
             ASKING: [

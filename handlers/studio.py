@@ -1,4 +1,4 @@
-"""The studio from the chat: /sound, and the More… keyboard's tools under a delivered track."""
+"""The studio from the chat: /sound, /lyrics, and the More… keyboard's tools under a delivered track."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.chat.explain import explain_problems
 from bot.i18n import Texts
 from bot.provider.models import InvalidRequest, ProviderRequest, build_request
 from bot.services import BotContext, services_of
-from bot.studio import sounds
+from bot.studio import lyrics, sounds
 from bot.studio.keyboard import more_keyboard, tool_by_code
 from bot.tasks.service import TaskRefused
 from handlers.common import person_of, reply
@@ -35,6 +35,16 @@ async def sound(update: Update, context: BotContext) -> None:
         await reply(update, texts("sound.usage"))
         return
     await start_tool(update, context, person, TaskKind.SOUNDS, sounds.SoundsRequest, fields)
+
+
+async def lyrics_command(update: Update, context: BotContext) -> None:
+    """`/lyrics <idea>`: lyric variants, each with Use these (bot/studio/lyrics.py)."""
+    person = await person_of(update, context)
+    idea = " ".join(context.args or []).strip()
+    if not idea:
+        await reply(update, Texts(person.locale)("lyrics.usage"))
+        return
+    await start_tool(update, context, person, TaskKind.LYRICS, lyrics.LyricsRequest, {"prompt": idea})
 
 
 async def start_tool(
@@ -106,7 +116,7 @@ async def tool_button(update: Update, context: BotContext) -> None:
         await query.answer(texts("studio.gone"))
         return
     task, track = owned
-    refusal = refusal_for(tool.kind, task, track)
+    refusal = refusal_for(tool.kind, task, track) or (tool.refuse(task, track) if tool.refuse else None)
     if refusal is not None:
         await query.answer()
         await reply(update, texts(refusal))

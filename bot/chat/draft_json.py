@@ -33,6 +33,8 @@ def draft_to_json(draft: Draft) -> dict[str, Any]:
         "answers": {name: answer_to_json(name, value) for name, value in draft.answers.items()},
         "step": draft.step,
         "chat_id": draft.chat_id,
+        "task_id": draft.task_id,
+        "voices": dict(draft.voices),
     }
 
 
@@ -63,8 +65,8 @@ def draft_from_json(value: object) -> Draft:
         "answers",
         "step",
     }
-    # `chat_id` came later: a draft stored without it is still read (it then fits any chat).
-    if set(value) - {"chat_id"} != expected:
+    # `chat_id`, `task_id` and `voices` came later: a draft stored without them is still read.
+    if set(value) - {"chat_id", "task_id", "voices"} != expected:
         raise StoredDraftInvalid(f"fields {sorted(set(value) ^ expected)} unexpected or missing")
     flow = FLOWS.get(_typed(value, "flow", str))
     if flow is None:
@@ -90,7 +92,15 @@ def draft_from_json(value: object) -> Draft:
         answers={name: answer_from_json(name, answer) for name, answer in answers.items()},
         step=step,
         chat_id=_optional(value, "chat_id", int) if "chat_id" in value else None,
+        task_id=_optional(value, "task_id", str) if "task_id" in value else None,
+        voices=_voices(value.get("voices", {})),
     )
+
+
+def _voices(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise StoredDraftInvalid(f"voices is {value!r}")
+    return {str(k): v for k, v in value.items()}
 
 
 def answer_from_json(name: str, value: object) -> object:

@@ -27,6 +27,7 @@ from bot.provider.models import (
     limits_for,
     max_upload_seconds,
 )
+from bot.studio import persona
 from storage.models import TaskKind
 
 VOCAL_MODELS = ("V4_5PLUS", "V5", "V5_5")
@@ -69,6 +70,8 @@ class Draft:
     answers: dict[str, Any] = field(default_factory=dict)
     step: int = 0
     chat_id: int | None = None  # the chat the question was asked in (None: stored before this was kept)
+    task_id: str | None = None  # the provider's music task of the track (a persona is made from it)
+    voices: dict[str, str] = field(default_factory=dict)  # the person's personas offered: id -> name
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,90 @@ MODEL = Question(
 DESCRIPTION = Question("prompt", "form.ask_description", _text(lambda d: SIMPLE_PROMPT_LIMIT, "field.prompt"))
 
 
+def _window(answer: str, draft: Draft) -> str:
+    """'0-30', '1:05-1:30' or '65 95': the vocal window, kept as 'start-end' in seconds."""
+    parts = [p for p in re.split(r"\s*[-–—\s]\s*", answer.strip()) if p]
+    seconds = [parse_seconds(p) for p in parts]
+    if len(seconds) != 2 or seconds[0] is None or seconds[1] is None:
+        raise AnswerProblem("persona.bad_window")
+    start, end = seconds[0], seconds[1]
+    low, high = persona.WINDOW
+    if not low <= end - start <= high or (draft.duration is not None and end > draft.duration):
+        raise AnswerProblem("persona.window_out", duration=math.floor(draft.duration or 0))
+    return f"{start:g}-{end:g}"
+
+
+def _first_window(draft: Draft) -> str:
+    end = min(persona.WINDOW[1], math.floor(draft.duration or persona.WINDOW[1]))
+    return f"0-{end:g}"
+
+
+def _voice(answer: str, draft: Draft) -> str:
+    wanted = answer.strip().lower()
+    found = [pid for pid, name in draft.voices.items() if name.lower() == wanted]
+    if not found:
+        raise AnswerProblem("form.voice_unknown")
+    return found[0]
+
+
+def _description_choices(draft: Draft) -> tuple[Choice, ...]:
+    if not draft.default_style:
+        return ()
+    return (Choice("form.same_style", lambda x: x.default_style[: persona.DESCRIPTION_LIMIT]),)
+
+
+def _window_choices(draft: Draft) -> tuple[Choice, ...]:
+    if (draft.duration or 0) < persona.WINDOW[0]:
+        return ()
+    return (Choice("persona.use_window", _first_window, lambda x: {"window": _first_window(x)}),)
+
+
+def _voice_choices(draft: Draft) -> tuple[Choice, ...]:
+    voices = tuple(
+        Choice("form.voice", lambda x, pid=pid: pid, lambda x, name=name: {"name": name})
+        for pid, name in draft.voices.items()
+    )
+    return (Choice("form.voice_own", lambda x: ""), *voices)
+
+
+PERSONA_NAME = Question(
+    "name", "persona.ask_name", _text(lambda d: persona.NAME_LIMIT, "field.name"), choices=_title_choices
+)
+PERSONA_DESCRIPTION = Question(
+    "description",
+    "persona.ask_description",
+    _text(lambda d: persona.DESCRIPTION_LIMIT, "field.description"),
+    choices=_description_choices,
+)
+VOCAL_WINDOW = Question(
+    "window",
+    "persona.ask_window",
+    _window,
+    choices=_window_choices,
+    ask_values=lambda d: {"duration": math.floor(d.duration or 0)},
+)
+VOICE = Question("voice", "form.ask_voice", _voice, choices=_voice_choices)
+
+
+def _persona_fields(answers: dict[str, Any]) -> dict[str, Any]:
+    voice = answers.get("voice") or None
+    return {"persona_id": voice, "persona_model": persona.STYLE_PERSONA} if voice else {}
+
+
+def _persona(d: Draft) -> ProviderRequest:
+    start, end = (float(x) for x in str(d.answers["window"]).split("-"))
+    return build_request(
+        persona.PersonaRequest,
+        task_id=d.task_id or "",
+        audio_id=d.audio_id or "",
+        name=d.answers["name"],
+        description=d.answers["description"],
+        vocal_start=start,
+        vocal_end=end,
+        track_duration=d.duration,
+    )
+
+
 def _lyrics_fields(answers: dict[str, Any]) -> dict[str, Any]:
     lyrics = answers.get("lyrics", INSTRUMENTAL)
     if lyrics is INSTRUMENTAL:
@@ -262,10 +349,26 @@ def _custom(d: Draft) -> ProviderRequest:
         style=d.answers["style"],
         title=d.answers["title"],
         **_lyrics_fields(d.answers),
+        **_persona_fields(d.answers),
     )
 
 
 def _generate(d: Draft) -> ProviderRequest:
+    if d.answers.get("voice"):
+        # The provider takes a persona in custom mode only (API §3.1): the description is sung as
+        # written, in its own words as the style, under a title made of its first words.
+        description = d.answers["prompt"]
+        limits = limits_for(d.model)
+        return build_request(
+            GenerateRequest,
+            custom_mode=True,
+            instrumental=False,
+            model=d.model,
+            prompt=description,
+            style=description[: limits.style],
+            title=" ".join(description.split()[:6])[: limits.title],
+            **_persona_fields(d.answers),
+        )
     return build_request(
         GenerateRequest, custom_mode=False, instrumental=False, model=d.model, prompt=d.answers["prompt"]
     )
@@ -309,6 +412,27 @@ FLOWS: dict[str, Flow] = {
     ),
     "generate": Flow("generate", TaskKind.GENERATE, (DESCRIPTION,), _generate, uses_upload=False),
     "custom": Flow("custom", TaskKind.CUSTOM, (TITLE, STYLE, LYRICS), _custom, uses_upload=False),
+    # /custom opened by Use these under /lyrics' variants: the lyrics are the first answer, given.
+    "custom_lyrics": Flow(
+        "custom_lyrics", TaskKind.CUSTOM, (LYRICS, TITLE, STYLE), _custom, uses_upload=False
+    ),
+    # The same three for a person with personas: whose voice is asked last (bot/studio/persona.py).
+    "generate_voice": Flow(
+        "generate_voice", TaskKind.GENERATE, (DESCRIPTION, VOICE), _generate, uses_upload=False
+    ),
+    "custom_voice": Flow(
+        "custom_voice", TaskKind.CUSTOM, (TITLE, STYLE, LYRICS, VOICE), _custom, uses_upload=False
+    ),
+    "custom_lyrics_voice": Flow(
+        "custom_lyrics_voice", TaskKind.CUSTOM, (LYRICS, TITLE, STYLE, VOICE), _custom, uses_upload=False
+    ),
+    "persona": Flow(
+        "persona",
+        TaskKind.PERSONA,
+        (PERSONA_NAME, PERSONA_DESCRIPTION, VOCAL_WINDOW),
+        _persona,
+        uses_upload=False,
+    ),
     "extend": Flow("extend", TaskKind.EXTEND, (CONTINUE_AT, STYLE, LYRICS), _extend, uses_upload=False),
 }
 UPLOAD_ACTIONS = ("cover", "upload_extend", "vocals", "instrumental")

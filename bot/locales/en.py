@@ -18,6 +18,7 @@ MESSAGES: dict[str, str] = {
         "Cover, Extend, Add vocals or Add instrumental\n"
         "Extend under any song I sent — continue that song\n"
         "/sound <description> — a sound effect, loop or ambience (options: loop=yes, bpm=90, key=C#m)\n"
+        "/lyrics <idea> — lyrics written for you; Use these makes a song of them\n"
         "More… under any song I sent — its lyrics, stems, WAV, video or a persona\n"
         "/status — your recent songs and where they are\n"
         "/language — choose the language I speak\n"
@@ -266,6 +267,44 @@ MESSAGES: dict[str, str] = {
     "Download it at {url}",
     "studio.file_unavailable": "I could not fetch {name} from the music service after several tries. "
     "Download it at {url}",
+    # Studio, continued: stems, music video, lyrics and personas (bot/studio/)
+    "button.vocals": "Separate vocals",
+    "kind.vocals": "Vocals and instrumental",
+    "button.stems": "All stems",
+    "kind.stems": "All stems",
+    "button.video": "Music video",
+    "kind.video": "Music video",
+    "commands.lyrics": "Write lyrics for an idea",
+    "lyrics.usage": "Tell me what the song is about after /lyrics, e.g. /lyrics a peaceful night in the "
+    "city. I'll write a few versions; press Use these under one to make a song of it.",
+    "kind.lyrics": "Lyrics",
+    "button.use_lyrics": "Use these",
+    "button.lyrics": "Lyrics",
+    "kind.timed_lyrics": "Lyrics with timings",
+    "lyrics.instrumental": "This track is an instrumental: it has no lyrics to show.",
+    "problem.too_many_words": "{field} is {actual} words long; at most {limit}. Please shorten it.",
+    "button.persona": "Make a persona",
+    "kind.persona": "Persona",
+    "persona.ask_name": "What should this voice be called?",
+    "persona.ask_description": "Describe the voice: its style, mood, instruments and vocal qualities (the "
+    "more detail, the better).",
+    "persona.ask_window": "Which 10 to 30 seconds of the track hold the voice? Send them as start-end, e.g. "
+    "0:30-0:55 (the track is {duration} s long).",
+    "persona.use_window": "Seconds {window}",
+    "persona.bad_window": "Please send the window as start-end, e.g. 0:30-0:55 or 30-55.",
+    "persona.window_out": "The window must be 10 to 30 seconds long and lie within the track's {duration} s. "
+    "Please send another.",
+    "persona.saved": "The persona “{name}” is saved. /custom and /generate will offer its voice.",
+    "persona.exists": "This track already has a persona: the music service makes one per track.",
+    "persona.too_short": "This track is too short for a persona: it needs at least 10 seconds of voice.",
+    "form.ask_voice": "In whose voice? Press one of your personas, or the usual voice.",
+    "form.voice_own": "The usual voice",
+    "form.voice": "In the voice of {name}",
+    "form.voice_unknown": "I don't know that voice: please press one of the buttons.",
+    "field.name": "The name",
+    "field.description": "The description",
+    "field.vocalWindow": "The vocal window (seconds)",
+    "field.vocalEnd": "The end of the vocal window",
     # Status
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",

@@ -143,9 +143,14 @@ class _SongRequest(ProviderRequest):
     prompt: str | None = None
     style: str | None = None
     title: str | None = None
+    # A persona's voice (bot/studio/persona.py): the provider takes it in custom mode only (API §3.1).
+    persona_id: str | None = None
+    persona_model: Literal["style_persona", "voice_persona"] | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> _SongRequest:
+        if self.persona_id is not None and not self.custom_mode:
+            raise PydanticCustomError("simple_mode", "personaId is for custom mode only")
         if self.custom_mode:
             self._check_custom(
                 self.model,
@@ -297,7 +302,7 @@ class RequestProblem(BaseModel):
 
 
 # The kinds of broken rule the chat explains in words of their own (bot/locales: problem.<kind>).
-PROBLEM_KINDS = ("required", "too_long", "continue_at", "range", "one_of", "not_for_model")
+PROBLEM_KINDS = ("required", "too_long", "continue_at", "range", "one_of", "not_for_model", "too_many_words")
 
 
 def problems_of(error: ValidationError) -> list[RequestProblem]:

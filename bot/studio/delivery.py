@@ -18,15 +18,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from telegram import Bot, InputFile, InputMediaAudio, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMediaAudio, Message
 from telegram.constants import FileSizeLimit, MediaGroupLimit, MessageLimit
 
 from bot.i18n import Texts
 from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderDownloadError
 from bot.provider.media import MediaFetcher
+from bot.studio.persona import saved_persona
 from bot.tasks.retry import until_stored
-from storage.models import ResultFile, Task
+from storage.models import ResultFile, Task, TaskKind
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,12 @@ def file_name(track_title: str, name: str) -> str:
     title = re.sub(r"[^\w\- ]+", "", track_title, flags=re.UNICODE).strip()[:50]
     clean = re.sub(r"[^\w\-. ]+", "", name, flags=re.UNICODE).strip()[:60] or "file"
     return f"{title} - {clean}" if title else clean
+
+
+def use_lyrics_keyboard(texts: Texts, result: ResultFile) -> InlineKeyboardMarkup:
+    """Use these: /custom with this variant's lyrics filled in (handlers/forms.py `use_lyrics`)."""
+    button = InlineKeyboardButton(texts("button.use_lyrics"), callback_data=f"uselyr:{result.id}")
+    return InlineKeyboardMarkup([[button]])
 
 
 class TooBig(Exception):
@@ -97,8 +104,15 @@ class FileDelivery:
         return track.title if track is not None else ""
 
     async def _send_one(self, task: Task, texts: Texts, title: str, result: ResultFile) -> None:
+        if task.kind is TaskKind.PERSONA:
+            await self._save_persona(task, texts, result)
+            return
         if result.media == "text" or (result.url is None and result.text is None):
-            message = await self._bot.send_message(task.chat_id, (result.text or result.title)[:4096])
+            body = f"{result.title}\n\n{result.text}" if result.title and result.text else result.text
+            markup = use_lyrics_keyboard(texts, result) if task.kind is TaskKind.LYRICS else None
+            message = await self._bot.send_message(
+                task.chat_id, (body or result.title)[: MessageLimit.MAX_TEXT_LENGTH], reply_markup=markup
+            )
             await self._sent(task, [result], message, "text")
             return
         name = file_name(title, result.name)
@@ -132,6 +146,29 @@ class FileDelivery:
                 message = await self._bot.send_document(task.chat_id, document=upload)
         await self._sent(task, [result], message, result.media)
 
+    async def _save_persona(self, task: Task, texts: Texts, result: ResultFile) -> None:
+        """The persona saved for the person (once, whatever the retries), then the person told."""
+        saved = saved_persona(result.text)
+        if saved is None:
+            raise ValueError(f"task {task.id}: a persona result that names no persona")
+        audio_id = task.params.get("audioId")
+        track = await self._storage.tasks.track_by_audio_id(str(audio_id)) if audio_id else None
+        await until_stored(
+            lambda: self._storage.results.add_persona(
+                user_id=task.user_id,
+                persona_id=saved["personaId"],
+                name=saved["name"] or str(task.params.get("name") or ""),
+                description=saved["description"] or str(task.params.get("description") or ""),
+                track_id=track.id if track is not None else None,
+                task_id=task.id,
+                now=self._now(),
+            ),
+            what=f"task {task.id}: persona {saved['personaId']}",
+        )
+        name = saved["name"] or str(task.params.get("name") or "")
+        message = await self._bot.send_message(task.chat_id, texts("persona.saved", name=name))
+        await self._sent(task, [result], message, "persona")
+
     async def _send_album(self, task: Task, texts: Texts, title: str, audios: list[ResultFile]) -> None:
         with ExitStack() as stack:
             items = []
@@ -139,7 +176,10 @@ class FileDelivery:
                 path = await self._download(task, result, stack)
                 handle = stack.enter_context(path.open("rb"))
                 name = file_name(title, result.name)
-                items.append(InputMediaAudio(InputFile(handle, filename=name), title=result.title or None))
+                # attach=True: an album's files are parts the JSON names (attach://); without it PTB
+                # sends no media field at all, and Telegram refuses the album.
+                upload = InputFile(handle, filename=name, attach=True)
+                items.append(InputMediaAudio(upload, title=result.title or None))
             messages = await self._bot.send_media_group(task.chat_id, media=items)
         for result, message in zip(audios, messages, strict=False):
             await self._sent(task, [result], message, "album")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from bot.studio import sounds, wav
+from bot.studio import lyrics, persona, sounds, stems, timed_lyrics, video, wav
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
-TOOLS: dict[TaskKind, Tool] = {tool.kind: tool for tool in (sounds.TOOL, wav.TOOL)}
+TOOLS: dict[TaskKind, Tool] = {
+    tool.kind: tool
+    for tool in (
+        sounds.TOOL,
+        wav.TOOL,
+        timed_lyrics.TOOL,
+        stems.VOCALS,
+        stems.STEMS_TOOL,
+        video.TOOL,
+        persona.TOOL,
+        lyrics.TOOL,
+    )
+}
 
 
 def tool_for(kind: TaskKind) -> Tool | None:

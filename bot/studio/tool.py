@@ -43,6 +43,8 @@ class Tool:
     button: str | None = None
     code: str = ""
     from_track: Callable[[Task, Track], dict[str, Any]] | None = None
+    # What makes it impossible on a track, known before anything is spent (a catalogue key), or None.
+    refuse: Callable[[Task, Track], str | None] | None = None
 
     @property
     def synchronous(self) -> bool:

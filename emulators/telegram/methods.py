@@ -71,6 +71,9 @@ FLOOD_COUNTED = frozenset(
         "sendAudio",
         "sendDocument",
         "sendVoice",
+        "sendVideo",
+        "sendPhoto",
+        "sendMediaGroup",
         "editMessageText",
         "editMessageCaption",
         "editMessageReplyMarkup",
@@ -113,6 +116,9 @@ class BotApiMethods:
             "sendAudio": self._send_audio,
             "sendDocument": self._send_document,
             "sendVoice": self._send_voice,
+            "sendVideo": self._send_video,
+            "sendPhoto": self._send_photo,
+            "sendMediaGroup": self._send_media_group,  # type: ignore[attr-defined]
             "getFile": self._get_file,
             "answerInlineQuery": self._answer_inline_query,  # type: ignore[attr-defined]
         }
@@ -508,6 +514,12 @@ class BotApiMethods:
     async def _send_voice(self, call: ApiCall) -> Any:
         return await self._send_media(call, "voice")
 
+    async def _send_video(self, call: ApiCall) -> Any:
+        return await self._send_media(call, "video")
+
+    async def _send_photo(self, call: ApiCall) -> Any:
+        return await self._send_media(call, "photo")
+
     async def _send_media(self, call: ApiCall, kind: MediaKind) -> Any:
         params = call.params
         assert call.chat is not None
@@ -518,58 +530,15 @@ class BotApiMethods:
         markup = check_markup(params.get("reply_markup"), inline_only=False)
         reply_to = self._reply_target(call)
         source = params[kind]
-        existing: StoredFile | None = None
-        if isinstance(source, Upload):
-            if source.size == 0:
-                raise bad_request("file must be non-empty")
-        elif source.startswith(("http://", "https://")):
-            pass  # fetched below, once the rest of the call is known to be valid
-        else:
-            existing = self.store.files.get(source)
-            if existing is None:
-                raise bad_request("wrong file identifier/HTTP URL specified")
-            if existing.kind != kind and not (kind == "document" and existing.kind != "thumbnail"):
-                raise bad_request(f"can't use file of type {existing.kind.title()} as {kind.title()}")
+        existing = self._existing_file(source, kind)
         thumbnail = params.get("thumbnail")
         # Thumbnails can only be uploaded, never reused; a string is ignored as the real server does.
-        thumb_upload = thumbnail if isinstance(thumbnail, Upload) and kind != "voice" else None
+        thumb_upload = thumbnail if isinstance(thumbnail, Upload) and kind not in ("voice", "photo") else None
         if thumb_upload is not None:
             _check_thumbnail(thumb_upload)
-        fetched: Upload | None = None
-        if not isinstance(source, Upload) and existing is None:
-            # A refused URL is a 400 like any invalid field, before the call counts against the limits.
-            assert self._client is not None, "the emulator fetches URLs only once started"
-            fetched = await fetch_url(
-                self._client,
-                source,
-                kind,
-                files_dir=self.files_dir,
-                max_bytes=self.max_url_bytes,
-                timeout=self.url_fetch_timeout,
-            )
-            call.uploads[f"url:{source}"] = fetched  # so the dispatcher discards it if the call fails
+        fetched = await self._fetch_source(call, source, kind, existing)
         self._admit(call)
-
-        new_file = source if isinstance(source, Upload) else fetched
-        if new_file is not None:
-            stored = await self._adopt(new_file, kind)
-            stored.source_url = None if isinstance(source, Upload) else source
-        else:
-            assert existing is not None
-            stored = existing
-        if existing is None or (
-            kind == "audio" and any(k in params for k in ("duration", "title", "performer"))
-        ):
-            previous = stored.meta
-            duration = params.get("duration", previous.get("duration"))
-            if duration is None and kind != "document" and new_file is not None:
-                # Telegram reads the length from the file when the sender does not give one.
-                duration = await asyncio.to_thread(probe_duration, stored.path or new_file.data or b"")
-            stored.meta = {
-                "duration": duration or 0,
-                "title": params.get("title", previous.get("title")),
-                "performer": params.get("performer", previous.get("performer")),
-            }
+        stored, sent_by = await self._store_file(source, kind, existing, fetched, params)
         thumb = await self._adopt(thumb_upload, "thumbnail") if thumb_upload is not None else None
         media = self.store.media_api_dict(kind, stored, thumb)
         message = self.store.add_bot_message(
@@ -581,10 +550,81 @@ class BotApiMethods:
             media_kind=kind,
             media=media,
             stored=stored,
-            sent_by="upload" if isinstance(source, Upload) else "url" if fetched else "file_id",
+            sent_by=sent_by,
         )
         self._emit("bot_audio", call.chat.id, message, caption or None)
         return message.raw
+
+    def _existing_file(self, source: Any, kind: MediaKind) -> StoredFile | None:
+        """The stored file a file_id names (None for an upload or a URL); 400 for an unknown or wrong one."""
+        if isinstance(source, Upload):
+            if source.size == 0:
+                raise bad_request("file must be non-empty")
+            check_upload_for(kind, source)
+            return None
+        if source.startswith(("http://", "https://")):
+            return None  # fetched once the rest of the call is known to be valid
+        existing = self.store.files.get(source)
+        if existing is None:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        if existing.kind != kind and not (kind == "document" and existing.kind != "thumbnail"):
+            raise bad_request(f"can't use file of type {existing.kind.title()} as {kind.title()}")
+        return existing
+
+    async def _fetch_source(
+        self, call: ApiCall, source: Any, kind: MediaKind, existing: StoredFile | None
+    ) -> Upload | None:
+        if isinstance(source, Upload) or existing is not None:
+            return None
+        # A refused URL is a 400 like any invalid field, before the call counts against the limits.
+        assert self._client is not None, "the emulator fetches URLs only once started"
+        fetched = await fetch_url(
+            self._client,
+            source,
+            kind,
+            files_dir=self.files_dir,
+            max_bytes=self.max_url_bytes,
+            timeout=self.url_fetch_timeout,
+        )
+        call.uploads[f"url:{source}"] = fetched  # so the dispatcher discards it if the call fails
+        check_upload_for(kind, fetched)
+        return fetched
+
+    async def _store_file(
+        self,
+        source: Any,
+        kind: MediaKind,
+        existing: StoredFile | None,
+        fetched: Upload | None,
+        params: dict[str, Any],
+    ) -> tuple[StoredFile, str]:
+        """The file a message carries, adopted (and its metadata read) once the call is admitted."""
+        new_file = source if isinstance(source, Upload) else fetched
+        if new_file is not None:
+            stored = await self._adopt(new_file, kind)
+            stored.source_url = None if isinstance(source, Upload) else source
+            if kind == "photo":
+                stored.width, stored.height = image_size(new_file.data or new_file.head) or (0, 0)
+        else:
+            assert existing is not None
+            stored = existing
+        if existing is None or (
+            kind == "audio" and any(k in params for k in ("duration", "title", "performer"))
+        ):
+            previous = stored.meta
+            duration = params.get("duration", previous.get("duration"))
+            if duration is None and kind not in ("document", "photo") and new_file is not None:
+                # Telegram reads the length from the file when the sender does not give one.
+                duration = await asyncio.to_thread(probe_duration, stored.path or new_file.data or b"")
+            stored.meta = {
+                "duration": duration or 0,
+                "title": params.get("title", previous.get("title")),
+                "performer": params.get("performer", previous.get("performer")),
+                "width": params.get("width", previous.get("width")),
+                "height": params.get("height", previous.get("height")),
+            }
+        sent_by = "upload" if isinstance(source, Upload) else "url" if fetched else "file_id"
+        return stored, sent_by
 
     async def _get_file(self, call: ApiCall) -> Any:
         stored = self.store.files.get(call.params["file_id"])
@@ -660,6 +700,34 @@ def _check_thumbnail(upload: Upload) -> None:
     width, height = size
     if width > MAX_THUMBNAIL_SIDE or height > MAX_THUMBNAIL_SIDE:
         raise bad_request(f"wrong thumbnail: {width}x{height} is larger than 320x320")
+
+
+# Telegram's limits for the kinds it treats specially: a photo is re-encoded, so it must be an image of
+# at most 10 MB whose sides add up to at most 10000 and differ at most 20 times.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_SIDES = 10000
+MAX_PHOTO_RATIO = 20
+
+
+def check_upload_for(kind: str, upload: Upload) -> None:
+    """A new file's checks for its kind, as the real server makes them (400 with its words)."""
+    if kind != "photo":
+        return
+    if upload.size > MAX_PHOTO_BYTES:
+        raise bad_request("PHOTO_SAVE_FILE_INVALID")
+    size = image_size(upload.data or upload.head)
+    if size is None:
+        raise bad_request("IMAGE_PROCESS_FAILED")
+    width, height = size
+    if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * max(1, min(width, height)):
+        raise bad_request("PHOTO_INVALID_DIMENSIONS")
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's or JPEG's width and height from its header; None for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return jpeg_size(data)
 
 
 def _safe_name(name: str) -> str:

@@ -234,6 +234,8 @@ def coerce_params(
             params[name] = uploads[part_name]
             continue
         params[name] = coerce_value(field_spec, value)
+        if any(t.startswith("Array of InputMedia") for t in field_spec.types):
+            params[name] = [_attached(item, uploads, referenced) for item in params[name]]
     for part_name, upload in uploads.items():
         if part_name in referenced or part_name in params:
             continue
@@ -246,6 +248,33 @@ def coerce_params(
             raise bad_request(f'parameter "{part_name}" does not accept a file upload')
         params[part_name] = upload
     return params
+
+
+def _attached(item: Any, uploads: dict[str, Upload], referenced: set[str]) -> Any:
+    """An album item (InputMedia) with its `attach://` files replaced by the parts they name."""
+    if not isinstance(item, dict):
+        return item  # the method refuses it with its own words
+    resolved = dict(item)
+    for key in ("media", "thumbnail", "cover"):
+        value = item.get(key)
+        if isinstance(value, str) and value.startswith("attach://"):
+            part_name = value[len("attach://") :]
+            if part_name not in uploads:
+                raise bad_request(f"{key}: file {value} was not found in the request")
+            referenced.add(part_name)
+            resolved[key] = uploads[part_name]
+    return resolved
+
+
+def recorded(value: Any) -> Any:
+    """A decoded parameter as a test sees it: uploads (also inside album items) as their descriptors."""
+    if isinstance(value, Upload):
+        return value.descriptor()
+    if isinstance(value, list):
+        return [recorded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: recorded(v) for k, v in value.items()}
+    return value
 
 
 def check_required(call: ApiCall) -> None:

@@ -38,6 +38,7 @@ import aiohttp
 from aiohttp import web
 
 from emulators.connection import NO_ANSWER, reset_connection
+from emulators.telegram.albums import AlbumMethods
 from emulators.telegram.groups import GroupActions, removed_from
 from emulators.telegram.inline import InlineActions
 from emulators.telegram.methods import FLOOD_COUNTED, BotApiMethods, command_key, probe_duration
@@ -51,6 +52,7 @@ from emulators.telegram.requests import (
     coerce_params,
     decode_request,
     discard_uploads,
+    recorded,
 )
 from emulators.telegram.state import (
     BLOCKED,
@@ -118,7 +120,9 @@ class _Callback:
     answered: bool = False
 
 
-class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, InlineActions, PaymentActions):
+class TelegramEmulator(
+    BotApiMethods, AlbumMethods, WebhookSender, GroupActions, InlineActions, PaymentActions
+):
     """See the module docstring. Not thread-safe: use it from the event loop that started it.
 
     Scripted faults, each answered the way the real service answers it:
@@ -630,9 +634,7 @@ class TelegramEmulator(BotApiMethods, WebhookSender, GroupActions, InlineActions
             reject_unknown_fields=self.reject_unknown_fields,
             api_version=self._spec.version,
         )
-        call.record.params = {
-            k: v.descriptor() if isinstance(v, Upload) else v for k, v in call.params.items()
-        }
+        call.record.params = {k: recorded(v) for k, v in call.params.items()}
         chat_id = call.params.get("chat_id")
         call.record.chat_id = chat_id
         handler = self._handlers.get(call.method)

@@ -51,7 +51,7 @@ NOT_MODIFIED = (
 )
 BLOCKED = "Forbidden: bot was blocked by the user"
 
-MediaKind = Literal["audio", "voice", "document"]
+MediaKind = Literal["audio", "voice", "document", "video", "photo"]
 EventKind = Literal[
     "user_message", "user_callback", "bot_message", "bot_audio", "bot_edit", "bot_delete", "callback_answered"
 ]
@@ -98,19 +98,26 @@ class ChatMessage:
     markups: list[dict[str, Any] | None] = field(default_factory=list)  # same for the reply markup
     voice: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
+    video: dict[str, Any] | None = None
+    photo: dict[str, Any] | None = None  # the largest size; the message itself carries them all
     entities: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
 
     @property
     def kind(self) -> str:
-        for name in ("audio", "voice", "document"):
+        for name in ("audio", "voice", "document", "video", "photo"):
             if getattr(self, name) is not None:
                 return name
         return "text"
 
     @property
     def media(self) -> dict[str, Any] | None:
-        return self.audio or self.voice or self.document
+        return self.audio or self.voice or self.document or self.video or self.photo
+
+    @property
+    def media_group_id(self) -> str | None:
+        """The album it was sent in (sendMediaGroup), if any."""
+        return self.raw.get("media_group_id")
 
     @property
     def inline_markup(self) -> dict[str, Any] | None:
@@ -249,6 +256,7 @@ class StoredFile:
             "document": ("documents", ""),
             "thumbnail": ("thumbnails", ".jpg"),
             "photo": ("photos", ".jpg"),
+            "video": ("videos", ".mp4"),
         }[self.kind]
         ext = Path(self.file_name or "").suffix.lower() or default_ext
         return f"{folder}/file_{self.number}{ext}"
@@ -972,12 +980,16 @@ class ChatStore:
         self.files_by_path[stored.file_path] = stored
         return stored
 
-    def media_api_dict(
-        self, kind: str, stored: StoredFile, thumb: StoredFile | None = None
-    ) -> dict[str, Any]:
+    def media_api_dict(self, kind: str, stored: StoredFile, thumb: StoredFile | None = None) -> Any:
+        """The Message field for the file: an object, or for a photo the list of its sizes (PhotoSize)."""
         media: dict[str, Any] = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
-        if kind in ("audio", "voice"):
+        if kind == "photo":
+            size = {"width": stored.width or 0, "height": stored.height or 0, "file_size": stored.size}
+            return [{**media, **size}]
+        if kind in ("audio", "voice", "video"):
             media["duration"] = stored.meta.get("duration") or 0
+        if kind == "video":
+            media["width"], media["height"] = stored.meta.get("width") or 0, stored.meta.get("height") or 0
         if kind == "audio":
             for key in ("performer", "title"):
                 if stored.meta.get(key):
@@ -1048,9 +1060,10 @@ class ChatStore:
         markup: dict[str, Any] | None,
         reply_to: ChatMessage | None,
         media_kind: MediaKind | None = None,
-        media: dict[str, Any] | None = None,
+        media: Any = None,
         stored: StoredFile | None = None,
         sent_by: str | None = None,
+        media_group_id: str | None = None,
     ) -> ChatMessage:
         raw: dict[str, Any] = {
             "message_id": chat.next_message_id,
@@ -1065,6 +1078,10 @@ class ChatStore:
         )
         if media_kind is not None and media is not None:
             raw[media_kind] = media
+        if media_group_id is not None:
+            raw["media_group_id"] = media_group_id
+        if isinstance(media, list):  # a photo's sizes: tests look at the largest
+            media = media[-1]
         if text:
             raw[text_key] = text
         if entities:
@@ -1106,6 +1123,8 @@ class ChatStore:
             audio=media if media_kind == "audio" else None,
             voice=media if media_kind == "voice" else None,
             document=media if media_kind == "document" else None,
+            video=media if media_kind == "video" else None,
+            photo=media if media_kind == "photo" else None,
             date=raw["date"],
             raw=raw,
             edits=[text or ""],

@@ -330,8 +330,8 @@ async def test_routing_errors(tg: TelegramEmulator, http: aiohttp.ClientSession)
     assert [(r.method, r.status) for r in tg.requests] == [("noSuchMethod", 404), ("getMe", 401)]
     status, body = await call_raw(http, f"{base}/GETME", get=True)  # method names ignore case
     assert status == 200 and body["result"]["is_bot"] is True
-    status, body = await call_raw(http, f"{base}/sendPhoto", data={"chat_id": "1", "photo": "x"})
-    assert status == 400 and "does not implement sendPhoto" in body["description"]
+    status, body = await call_raw(http, f"{base}/sendAnimation", data={"chat_id": "1", "animation": "x"})
+    assert status == 400 and "does not implement sendAnimation" in body["description"]
     status, _ = await call_raw(http, f"{tg.url}/file/bot{tg.token}/music/nothing.mp3", get=True)
     assert status == 404
 

@@ -19,6 +19,7 @@ from bot.chat.draft_json import (
 from bot.chat.forms import FLOWS, INSTRUMENTAL, Draft, answer, choose, current_question
 
 TYPED = {"continue_at": "1:05", "model": "v5", "lyrics": "la la la", "prompt": "rain on a tin roof"}
+TYPED |= {"voice": "alto", "window": "0:05-0:35"}  # the studio's (bot/studio/persona.py)
 
 
 def new_draft(flow: str) -> Draft:
@@ -30,6 +31,8 @@ def new_draft(flow: str) -> Draft:
         default_title="take" if flow != "generate" else "",
         audio_id="audio-1" if flow == "extend" else None,
         default_style="rock" if flow == "extend" else "",
+        task_id="task-1" if flow == "persona" else None,
+        voices={"persona-1": "Alto"} if flow.endswith("_voice") else {},
     )
 
 

@@ -7,10 +7,17 @@ emulator's usual task runner; tools with their own result shapes add their route
 from __future__ import annotations
 
 from emulators.provider import rules, tasks
-from emulators.provider.studio import sounds, wav
+from emulators.provider.studio import lyrics, persona, sounds, stems, timed_lyrics, video, wav
 
 MUSIC_TOOLS = (sounds,)
-FILE_TOOLS = (wav,)  # run by emulators/provider/studio/files.py StudioHost
+FILE_TOOLS = (
+    wav,
+    stems,
+    video,
+    lyrics,
+    timed_lyrics,
+    persona,
+)  # the last two answer at once  # run by emulators/provider/studio/files.py StudioHost
 
 
 def register() -> None:

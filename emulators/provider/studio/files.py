@@ -79,6 +79,7 @@ class StudioHost:
         self.tools: dict[str, Any] = {tool.ENDPOINT: tool for tool in tools}
         self.tasks: dict[str, StudioTask] = {}
         self.media: dict[str, StudioFile] = {}
+        self.personas: dict[str, str] = {}  # personaId -> the audioId it was made from
         self._failures: collections.deque[tuple[int, str]] = collections.deque()
 
     def fail_next(self, code: int, msg: str = "Generation failed") -> None:
@@ -86,17 +87,22 @@ class StudioHost:
 
     def add_routes(self, app: web.Application, prefix: str) -> None:
         for endpoint, tool in self.tools.items():
+            if getattr(tool, "SYNCHRONOUS", False):
+                app.router.add_post(prefix + endpoint, self._answer_handler(tool))
+                continue
             app.router.add_post(prefix + endpoint, self._create_handler(tool))
             app.router.add_get(prefix + tool.RECORD_PATH, self._record_handler(tool))
         app.router.add_get("/media/studio/{name}", self._serve)
 
     # ---- what tools ask of the emulator -----------------------------------------------------------
 
-    def music_track(self, body: Mapping[str, Any]) -> Any:
-        """The finished track a request names by taskId + audioId; RuleError as the provider answers."""
+    def music_track(self, body: Mapping[str, Any], *, callback: bool = True) -> Any:
+        """The finished track a request names by taskId + audioId; RuleError as the provider answers.
+        `callback`: the endpoint takes a callBackUrl (the synchronous ones do not)."""
         task_id = _string(body, "taskId", required=True)
         audio_id = _string(body, "audioId", required=True)
-        _url(body, "callBackUrl")
+        if callback:
+            _url(body, "callBackUrl")
         music = self.emulator.tasks.get(str(task_id))
         if music is None:
             raise RuleError(404, f"taskId {task_id} not found")
@@ -130,6 +136,28 @@ class StudioHost:
             return envelope(request, 200, "success", {"taskId": task.task_id})
 
         return create
+
+    def _answer_handler(self, tool: Any) -> Callable[[web.Request], Any]:
+        """A synchronous tool: the result is the answer itself (no task, no callback)."""
+
+        async def answer(request: web.Request) -> web.Response:
+            body = await json_object(request)
+            if isinstance(body, web.Response):
+                return body
+            try:
+                cost, data = tool.answer(body, self)
+            except RuleError as error:
+                return envelope(request, error.code, error.msg)
+            if self.emulator.credits < cost:
+                return envelope(request, 429, "Insufficient credits")
+            if self._failures:
+                code, msg = self._failures.popleft()
+                return envelope(request, code, msg)
+            self.emulator.credits -= cost
+            self.emulator.notify()
+            return envelope(request, 200, "success", data)
+
+        return answer
 
     def _record_handler(self, tool: Any) -> Callable[[web.Request], Any]:
         async def record(request: web.Request) -> web.Response:
