@@ -29,9 +29,10 @@ def conversation_states(handler: ConversationHandler) -> MutableMapping[Conversa
     """The dict in which PTB keeps `handler`'s conversation states, keyed as the persistence keys them.
 
     PTB offers no public way to set one conversation's state, so this reaches into a private attribute:
-    `_conversations`, a TrackingDict since PTB 20 once persistence is initialised. Its `.data` is the plain dict underneath, written
-    without marking the key for the next persistence round (what came from the database need not be
-    written back). tests/unit/test_shared_state.py fails loudly if a PTB release changes either.
+    `_conversations`, a TrackingDict since PTB 20 once persistence is initialised. Its `.data` is the
+    plain dict underneath, written without marking the key for the next persistence round (what came
+    from the database need not be written back). tests/unit/test_shared_state.py fails loudly if a PTB
+    release changes either.
     """
     states = handler._conversations  # private: see the docstring
     if isinstance(states, UserDict):  # a TrackingDict, once the Application initialised the persistence
