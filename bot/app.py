@@ -28,6 +28,7 @@ from bot.provider.budget import SlidingWindowBudget
 from bot.provider.client import ProviderClient
 from bot.provider.media import MediaFetcher, media_session
 from bot.provider.media_guard import MediaGuard
+from bot.provider.shared_budget import SharedLimits
 from bot.services import Services
 from bot.settings import Settings
 from bot.studio.delivery import FileDelivery
@@ -188,17 +189,29 @@ class _Runtime:
         # Hidden from every log from now on: the configured secrets, the master secret, the webhook's.
         mask_secrets(*settings.secrets, secret, self.signer.derive("telegram"))
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        # Replicas share one PostgreSQL database and must hold the external limits together; SQLite is one
+        # process, whose budgets in memory are exact (bot/provider/shared_budget.py).
+        self.limits = SharedLimits(self.storage.limits) if self.storage.db.dialect == "postgresql" else None
+        api_key = settings.suno_api_key.get_secret_value()
+        budget = (
+            self.limits.provider_budget(api_key, settings.provider_budget, settings.provider_budget_window)
+            if self.limits is not None
+            else SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window)
+        )
         self.provider = ProviderClient(
             self.session,
             base_url=settings.suno_api_url,
             upload_url=settings.suno_upload_url,
-            api_key=settings.suno_api_key.get_secret_value(),
-            budget=SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window),
+            api_key=api_key,
+            budget=budget,
             metrics=metrics,
         )
         self.pacer = ChatPacer(
             per_chat_interval=settings.telegram_chat_interval,
             global_per_second=settings.telegram_global_rate,
+            budgets=self.limits.telegram_budgets(settings.telegram_bot_token.get_secret_value())
+            if self.limits is not None
+            else None,
             on_retry_after=lambda chat_id, seconds: metrics.telegram_errors.labels(code="RetryAfter").inc(),
             on_answer=lambda method, seconds: metrics.telegram_call_seconds.labels(method=method).observe(
                 seconds
@@ -211,6 +224,8 @@ class _Runtime:
         try:
             yield
         finally:
+            if self.limits is not None:
+                await self.limits.close()
             await self.media_session.close()
             await self.session.close()
 

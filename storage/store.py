@@ -12,6 +12,7 @@ from storage.events import EventRepository
 from storage.kv import KeyValueRepository
 from storage.ledger import LedgerRepository
 from storage.library import LibraryRepository
+from storage.limits import LimitRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
 from storage.results import ResultRepository
@@ -39,6 +40,7 @@ class Storage:
         self.shares = ShareRepository(self.db)
         self.ledger = LedgerRepository(self.db)
         self.results = ResultRepository(self.db)  # the studio's files and personas
+        self.limits = LimitRepository(self.db)  # replicas' shared limits (PostgreSQL only)
 
     async def open(self) -> None:
         """Connect and bring the schema up to date."""

@@ -112,7 +112,9 @@ class SlidingWindowBudget:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self.release()  # granted just as we were cancelled: give the slot back
+                # Granted just as we were cancelled: give the local slot back (only the local one, which is
+                # all this acquire took, even where a subclass adds a shared slot to `release`).
+                SlidingWindowBudget.release(self)
             elif self._queues:
                 self._wake()  # a waiter that blocked those behind it left
             raise
@@ -129,6 +131,11 @@ class SlidingWindowBudget:
                 self._wake()
         elif self._queues:
             self._wake()
+
+    def hold_off(self, seconds: float) -> None:
+        """The receiver answered 429 for this budget: in one process the caller's own pause is enough (it
+        holds its slot while it waits), so nothing here; a shared budget tells the other replicas."""
+        del seconds
 
     @asynccontextmanager
     async def slot(

@@ -124,8 +124,12 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         on_retry_after: Callable[[int | None, float], None] | None = None,
         on_answer: Callable[[str, float], None] | None = None,
         low_reserve: int | None = None,
+        budgets: Callable[[int | str | None, int, float], SlidingWindowBudget] | None = None,
     ) -> None:
-        self._global = SlidingWindowBudget(global_per_second, 1.0)
+        # `budgets` (chat id, or None for the global one; limit; window) makes the budgets: with several
+        # replicas, budgets shared through the database (bot/provider/shared_budget.py).
+        self._budgets = budgets or (lambda chat_id, limit, window: SlidingWindowBudget(limit, window))
+        self._global = self._budgets(None, global_per_second, 1.0)
         # Low-priority calls leave a sixth of the global budget to calls that arrive after them.
         self._low_reserve = global_per_second // 6 if low_reserve is None else low_reserve
         self._per_chat_interval = per_chat_interval
@@ -146,7 +150,7 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
         if entry is None:
             if len(self._chats) > 1000:
                 self._forget_idle(now)
-            entry = (SlidingWindowBudget(1, self._per_chat_interval), now)
+            entry = (self._budgets(chat_id, 1, self._per_chat_interval), now)
         self._chats[chat_id] = (entry[0], now)
         return entry[0]
 
@@ -261,10 +265,11 @@ class ChatPacer(BaseRateLimiter[int | Pace]):
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as error:
-                    if attempt == retries:
-                        raise
                     delay = error.retry_after
                     seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+                    chat.hold_off(seconds)  # whether or not this call tries again, the chat must wait
+                    if attempt == retries:
+                        raise
                 finally:
                     self._global.release()
                     if self._on_answer is not None:
