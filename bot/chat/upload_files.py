@@ -1,7 +1,7 @@
 """Where an upload's bytes live: on this host's disk (SQLite, one process) or in the database (PostgreSQL,
 any replica may be asked for them), and the few things done with them in either place.
 
-In the database a file is a row per CHUNK_BYTES piece (storage/migrations/0011_upload_chunks.sql): it is
+In the database a file is a row per CHUNK_BYTES piece (storage/migrations/0012_upload_chunks.sql): it is
 written and served one piece at a time, so neither holds more than a piece of it in memory.
 """
 

@@ -1,4 +1,4 @@
--- PostgreSQL twin of ../0011_upload_chunks.sql.
+-- PostgreSQL twin of ../0012_upload_chunks.sql.
 CREATE TABLE upload_chunks (
     upload_id      BIGINT NOT NULL REFERENCES uploads(id),
     seq            BIGINT NOT NULL,
