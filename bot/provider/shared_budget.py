@@ -32,6 +32,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.provider.budget import SlidingWindowBudget
+from storage.db import is_busy
 from storage.limits import Grant, LimitRepository
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class SharedLimits:
         self.takes = 0  # transactions that asked for a slot (granted or told to wait)
 
     def budget(self, scope: str, limit: int, window: float, *, lease: float) -> SharedWindowBudget:
-        return SharedWindowBudget(self, scope, limit, window, lease=lease)
+        # The window is part of the scope: slots released under another window (the setting changed
+        # across a restart) would otherwise hold the new budget back for the old window's length.
+        return SharedWindowBudget(self, f"{scope}/{window:g}s", limit, window, lease=lease)
 
     def provider_budget(self, api_key: str, limit: int, window: float) -> SharedWindowBudget:
         return self.budget(f"provider:{_digest(api_key)}", limit, window, lease=PROVIDER_LEASE)
@@ -113,10 +116,25 @@ class SharedLimits:
             budget.spawn(self._repository.release(slot, budget.scope, hold=0.0))
 
     def release(self, budget: SharedWindowBudget, slot: int, *, hold: float) -> None:
-        budget.spawn(self._repository.release(slot, budget.scope, hold=hold))
+        budget.spawn(self._until_landed(lambda: self._repository.release(slot, budget.scope, hold=hold)))
 
     def block(self, budget: SharedWindowBudget, seconds: float) -> None:
-        budget.spawn(self._repository.block(budget.scope, seconds))
+        budget.spawn(self._until_landed(lambda: self._repository.block(budget.scope, seconds)))
+
+    @staticmethod
+    async def _until_landed(write: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        # A release lost to a busy database would hold its slot (a chat's, for one) for the whole lease:
+        # it is tried again while the database is busy, for as long as a lease could be.
+        delay, deadline = 0.1, time.monotonic() + TELEGRAM_LEASE
+        while True:
+            try:
+                await write()
+                return
+            except Exception as error:
+                if not is_busy(error) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(self._logged(work))
