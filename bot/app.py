@@ -128,7 +128,11 @@ def build_task_core(
     )
     intake = EventIntake(lifecycle)
     submitter = Submitter(
-        lifecycle=lifecycle, provider=provider, signer=signer, public_url=settings.public_url
+        lifecycle=lifecycle,
+        provider=provider,
+        signer=signer,
+        public_url=settings.public_url,
+        tmp_dir=settings.data_dir / "tmp",
     )
     submitter.on_accepted = alerts.task_accepted
     submitter.intake = intake  # a synchronous studio tool's answer is stored as its task's event

@@ -53,6 +53,26 @@ class ConversationRepository:
         rows = await self._db.fetchall("SELECT user_id, data FROM user_data ORDER BY user_id")
         return [StoredUserData(int(row[0]), str(row[1])) for row in rows]
 
+    async def person(
+        self, user_id: int, conversations: Sequence[tuple[str, str]]
+    ) -> tuple[str | None, dict[tuple[str, str], str]]:
+        """One person's stored user_data (None: no row) and the states of `conversations` (handler,
+        conversation key as JSON) that have a row, read together: what another replica last wrote."""
+
+        def work(conn: Conn) -> tuple[str | None, dict[tuple[str, str], str]]:
+            row = conn.execute("SELECT data FROM user_data WHERE user_id = ?", (user_id,)).fetchone()
+            states = {}
+            for handler, conversation in conversations:
+                found = conn.execute(
+                    "SELECT state FROM conversations WHERE handler = ? AND conversation = ?",
+                    (handler, conversation),
+                ).fetchone()
+                if found is not None:
+                    states[(handler, conversation)] = str(found[0])
+            return (None if row is None else str(row[0])), states
+
+        return await self._db.run_transaction(work)
+
     async def write(self, writes: Sequence[Write], *, now: float) -> None:
         """Apply `writes` in order in one transaction: a round of PTB's persistence is one commit."""
         if not writes:

@@ -308,6 +308,10 @@ class PostgresDatabase:
         latest = found[-1][0] if found else 0
 
         def apply(conn: Conn) -> int:
+            # Read committed, not serializable: a serializable snapshot is taken at the first statement,
+            # the lock's, so the replica that waited would not see the versions the first one committed
+            # and would apply them again (DuplicateTable on two replicas' first start).
+            conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()

@@ -61,7 +61,11 @@ class PrivacyRepository:
             rows = conn.execute(
                 "SELECT path FROM uploads WHERE user_id = ? AND deleted_at IS NULL", (user_id,)
             ).fetchall()
-            forgotten.upload_paths = [str(row[0]) for row in rows]
+            forgotten.upload_paths = [str(row[0]) for row in rows if row[0]]  # '': bytes in the database
+            conn.execute(
+                "DELETE FROM upload_chunks WHERE upload_id IN (SELECT id FROM uploads WHERE user_id = ?)",
+                (user_id,),
+            )
             forgotten.uploads = conn.execute("DELETE FROM uploads WHERE user_id = ?", (user_id,)).rowcount
             # A conversation's key is [chat id, user id] (PTB's per_chat and per_user): theirs in any chat.
             keys = conn.execute("SELECT handler, conversation FROM conversations").fetchall()

@@ -64,5 +64,21 @@ class UploadRepository:
         )
         return [Upload.from_row(row) for row in rows]
 
+    async def add_chunk(self, upload_id: int, seq: int, data: bytes) -> None:
+        """One piece of an upload's bytes (for uploads kept in the database), its own commit."""
+        await self._db.execute(
+            "INSERT INTO upload_chunks (upload_id, seq, data) VALUES (?, ?, ?)", (upload_id, seq, data)
+        )
+
+    async def chunk(self, upload_id: int, seq: int) -> bytes | None:
+        """Piece `seq` of an upload's bytes, None past the last: read one at a time, never the whole file."""
+        row = await self._db.fetchone(
+            "SELECT data FROM upload_chunks WHERE upload_id = ? AND seq = ?", (upload_id, seq)
+        )
+        return None if row is None else bytes(row[0])
+
+    async def delete_chunks(self, upload_id: int) -> int:
+        return await self._db.execute("DELETE FROM upload_chunks WHERE upload_id = ?", (upload_id,))
+
     async def mark_deleted(self, upload_id: int, *, now: float) -> None:
         await self._db.execute("UPDATE uploads SET deleted_at = ? WHERE id = ?", (now, upload_id))

@@ -25,6 +25,7 @@ from telegram import Bot
 from telegram.constants import FileSizeLimit
 from telegram.error import TelegramError
 
+from bot.chat.upload_files import in_database, store_bytes
 from bot.provider.models import MAX_UPLOAD_SECONDS
 from storage.models import Upload
 from storage.store import Storage
@@ -216,10 +217,11 @@ class AudioIntake:
                 received.rename(path)
             size, sha256 = await asyncio.to_thread(_size_and_hash, path)
             title = default_title(incoming.file_name, incoming.title) or "audio"
-            return await self._storage.uploads.add(
+            shared = in_database(self._storage)
+            upload = await self._storage.uploads.add(
                 user_id=user_id,
                 chat_id=chat_id,
-                path=str(path),
+                path="" if shared else str(path),
                 file_name=f"{title}.{probed.extension}",
                 mime_type=probed.mime_type,
                 size=size,
@@ -228,6 +230,15 @@ class AudioIntake:
                 telegram_file_id=incoming.file_id,
                 now=self._now(),
             )
+            if shared:
+                try:
+                    await store_bytes(self._storage, upload.id, path)
+                except BaseException:
+                    await self._storage.uploads.delete_chunks(upload.id)
+                    await self._storage.uploads.mark_deleted(upload.id, now=self._now())
+                    raise
+                path.unlink(missing_ok=True)
+            return upload
         except BaseException:
             if path is not None:
                 path.unlink(missing_ok=True)

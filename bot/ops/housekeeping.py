@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.chat.upload_files import remove_bytes
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ async def sweep(
     now = time.time() if now is None else now
     swept = Swept()
     for upload in await storage.uploads.removable(created_before=now - upload_retention):
-        await asyncio.to_thread(Path(upload.path).unlink, missing_ok=True)
+        await remove_bytes(storage, upload)
         await storage.uploads.mark_deleted(upload.id, now=now)
         swept.uploads += 1
     swept.temp_files = await asyncio.to_thread(_remove_old_files, data_dir / "tmp", now - TMP_MAX_AGE)

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from bot.chat.upload_files import local_file
 from bot.provider.client import ProviderClient
 from bot.provider.errors import CODE_UNCONFIRMED, Outcome, ProviderError
 from bot.provider.models import (
@@ -78,8 +80,11 @@ class Submitter:
         provider: ProviderClient,
         signer: Signer,
         public_url: str | None,
+        tmp_dir: Path | None = None,
     ) -> None:
         self._life = lifecycle
+        # Where an upload kept in the database is copied for the provider's upload host (no PUBLIC_URL).
+        self.tmp_dir = tmp_dir if tmp_dir is not None else Path(tempfile.gettempdir())
         self._storage = lifecycle.storage
         self._queue = lifecycle.queue
         self._provider = provider
@@ -200,12 +205,13 @@ class Submitter:
         if self._public_url is not None:
             token = self._signer.file_token(upload.id, ttl=FILE_TOKEN_TTL, now=self._life.now())
             return f"{self._public_url}/files/{token}"
-        return await self._provider.upload_file(
-            Path(upload.path),
-            file_name=upload.file_name,
-            upload_path=f"telegram/{upload.user_id}",
-            mime_type=upload.mime_type,
-        )
+        async with local_file(self._storage, upload, self.tmp_dir) as path:
+            return await self._provider.upload_file(
+                path,
+                file_name=upload.file_name,
+                upload_path=f"telegram/{upload.user_id}",
+                mime_type=upload.mime_type,
+            )
 
     async def _call(
         self,

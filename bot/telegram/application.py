@@ -15,6 +15,7 @@ from bot.settings import Settings
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.persistence import StoragePersistence
 from bot.telegram.request import AiohttpRequest
+from bot.telegram.shared_state import SharedConversations
 from bot.telegram.updates import PerPersonUpdateProcessor
 from handlers.commands import ADMIN_MENU, PUBLIC_MENU
 from storage.store import Storage
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage, metrics: Metrics) -> Application:  # type: ignore[type-arg]
     api = settings.telegram_api_url
+    persistence = StoragePersistence(storage.conversations)
+    processor = PerPersonUpdateProcessor(on_drop=metrics.updates_dropped.inc)
     builder = (
         Application.builder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -31,10 +34,10 @@ def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage, metri
         .base_file_url(f"{api}/file/bot")
         .rate_limiter(pacer)
         .context_types(ContextTypes(bot_data=BotData, user_data=UserData))
-        .persistence(StoragePersistence(storage.conversations))  # open questions survive a restart
+        .persistence(persistence)  # open questions survive a restart
         # Handlers only parse and hand work to the service, but a reply waits for its chat's pace: one
         # person's updates run one after another in a line of their own, people side by side.
-        .concurrent_updates(PerPersonUpdateProcessor(on_drop=metrics.updates_dropped.inc))
+        .concurrent_updates(processor)
         .request(
             AiohttpRequest(
                 connection_pool_size=64, read_timeout=30, write_timeout=60, media_write_timeout=120
@@ -44,7 +47,11 @@ def build_telegram(settings: Settings, pacer: ChatPacer, storage: Storage, metri
     )
     if settings.webhook_mode:
         builder = builder.updater(None)
-    return builder.build()
+    application = builder.build()
+    if storage.db.dialect != "sqlite":
+        # Replicas: a person's next answer may reach any of them (bot/telegram/shared_state.py).
+        processor.hooks = SharedConversations(application, persistence)
+    return application
 
 
 async def register_commands(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]

@@ -96,6 +96,39 @@ class StoragePersistence(BasePersistence[UserData, dict[Any, Any], BotData]):
     async def get_callback_data(self) -> None:
         return None
 
+    # ---- one person, before each of their updates (replicas: bot/telegram/shared_state.py) ----------
+
+    async def load_person(
+        self, user_id: int, conversations: dict[str, ConversationKey]
+    ) -> tuple[UserData, dict[str, object | None]]:
+        """What the database holds for one person: their user_data and, per handler name, the state of
+        their conversation (None: no question open). Another replica may have written it since this
+        one last saw them, so what this process remembers having stored is set from it too."""
+        keys = {name: json.dumps(list(key), separators=(",", ":")) for name, key in conversations.items()}
+        data_text, rows = await self._repository.person(user_id, list(keys.items()))
+        data = UserData()
+        if data_text is not None:
+            self._stored_users.add(user_id)
+            try:
+                data = user_data_from_json(data_text)
+            except (ValueError, TypeError) as error:
+                log.warning("ignoring the stored question of user %s, unreadable: %s", user_id, error)
+        else:
+            self._stored_users.discard(user_id)
+        states: dict[str, object | None] = {}
+        for name, conversation in keys.items():
+            text = rows.get((name, conversation))
+            states[name] = None
+            if text is None:
+                self._stored_conversations.discard((name, conversation))
+                continue
+            self._stored_conversations.add((name, conversation))
+            try:
+                states[name] = _state_from_json(text)
+            except ValueError as error:
+                log.warning("ignoring stored state of conversation %s %s (%s)", name, conversation, error)
+        return data, states
+
     # ---- changes, every update_interval ----------------------------------------------------------
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
@@ -140,7 +173,9 @@ class StoragePersistence(BasePersistence[UserData, dict[Any, Any], BotData]):
         pass
 
     async def refresh_user_data(self, user_id: int, user_data: UserData) -> None:
-        pass  # this process is the only writer: what it holds is already the newest
+        # Replicas read the person's row in bot/telegram/shared_state.py instead, in one read with their
+        # conversation states (which PTB never refreshes); one process alone already holds the newest.
+        pass
 
     async def update_callback_data(self, data: Any) -> None:
         pass
@@ -187,6 +222,12 @@ def user_data_to_json(data: UserData) -> str | None:
     return json.dumps(
         {"draft": draft_to_json(data.draft)}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
     )
+
+
+def copy_user_data(source: UserData, into: UserData) -> None:
+    """Make `into` (the object PTB hands the handlers) hold what `source` holds; a field of UserData
+    needs a line here as in user_data_to_json."""
+    into.draft = source.draft
 
 
 def user_data_from_json(text: str) -> UserData:

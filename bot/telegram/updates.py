@@ -21,7 +21,7 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
@@ -48,13 +48,20 @@ def person_of(update: object) -> Hashable | None:
     return None
 
 
+class UpdateHooks(Protocol):
+    """What runs around each update, in the person's line (bot/telegram/shared_state.py for replicas)."""
+
+    async def before(self, update: object) -> None: ...
+    async def after(self, update: object) -> None: ...
+
+
 class PerPersonUpdateProcessor(BaseUpdateProcessor):
     """One line per person, run one update at a time; up to `max_concurrent_updates` people at once.
 
     `on_drop` is called (with no content) for each update dropped because its person's line was full.
     """
 
-    __slots__ = ("_drained", "_lines", "_max_pending", "_on_drop")
+    __slots__ = ("_drained", "_lines", "_max_pending", "_on_drop", "hooks")
 
     def __init__(
         self,
@@ -69,9 +76,10 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
         self._max_pending = max_pending_per_person
         self._on_drop = on_drop
         # Per person with work in flight: what waits behind the update being processed now.
-        self._lines: dict[Hashable, deque[Awaitable[Any]]] = {}
+        self._lines: dict[Hashable, deque[tuple[object, Awaitable[Any]]]] = {}
         self._drained = asyncio.Event()
         self._drained.set()
+        self.hooks: UpdateHooks | None = None  # set once the Application exists
 
     @property
     def people_in_flight(self) -> int:
@@ -92,30 +100,40 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
             if len(line) >= self._max_pending:
                 self._drop(coroutine)
             else:
-                line.append(coroutine)
+                line.append((update, coroutine))
             return
         line = deque()
         self._lines[person] = line
         self._drained.clear()
         try:
-            await self._run(coroutine)
+            await self._run(update, coroutine)
             while line:
-                await self._run(line.popleft())
+                await self._run(*line.popleft())
         finally:
             # Normally the line is empty here; if this worker is cancelled, what waited will never run.
             del self._lines[person]
-            for left in line:
+            for _, left in line:
                 _close(left)
             if not self._lines:
                 self._drained.set()
 
-    async def _run(self, coroutine: Awaitable[Any]) -> None:
+    async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
         # Handler errors already went to PTB's error handlers inside Application.process_update; whatever
         # still escapes must not end the line for the updates queued behind it.
+        hooks = self.hooks
         try:
+            if hooks is not None:
+                await hooks.before(update)
             await coroutine
         except Exception:
             log.exception("processing an update failed")
+        finally:
+            _close(coroutine)  # not started if `before` failed; a no-op on a finished one
+        if hooks is not None:
+            try:
+                await hooks.after(update)
+            except Exception:
+                log.exception("writing an update's changes failed")
 
     def _drop(self, coroutine: Awaitable[Any]) -> None:
         _close(coroutine)

@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from telegram import Update
 
+from bot.chat.upload_files import chunks, stored_in_database
 from bot.tasks.service import CallbackRejected
 from bot.web.keys import SERVICES, TELEGRAM
 from storage.db import is_busy
@@ -87,15 +88,21 @@ async def uploaded_file(request: web.Request) -> web.StreamResponse:
     upload = await services.storage.uploads.get(upload_id)
     if upload is None or upload.deleted_at is not None:
         raise web.HTTPNotFound(text="file is gone")
+    headers = {
+        "Content-Type": upload.mime_type,
+        "Content-Disposition": f'attachment; filename="upload-{upload.id}"',
+    }
+    if stored_in_database(upload):
+        # Any replica serves it: the bytes come from the shared database a piece at a time.
+        response = web.StreamResponse(headers=headers)
+        response.content_length = upload.size
+        await response.prepare(request)
+        async for chunk in chunks(services.storage, upload):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
     # The path comes from our own storage row, never from the request.
-    path = Path(upload.path)
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": upload.mime_type,
-            "Content-Disposition": f'attachment; filename="upload-{upload.id}"',
-        },
-    )
+    return web.FileResponse(Path(upload.path), headers=headers)
 
 
 async def healthz(request: web.Request) -> web.Response:
