@@ -9,7 +9,7 @@ BENCH_FLAGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test test-deploy lint run doctor bench bench-record bench-intake bench-stage bench-burst \
-	bench-bigfiles bench-bytes bench-outage bench-idle bench-inline clean
+	bench-bigfiles bench-bytes bench-outage bench-idle bench-inline bench-storage bench-replicas clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -54,6 +54,8 @@ bench: $(STAMP) ## every benchmark; prints the tables, writes nothing
 	-$(MAKE) --no-print-directory bench-outage
 	-$(MAKE) --no-print-directory bench-idle
 	-$(MAKE) --no-print-directory bench-inline
+	-$(MAKE) --no-print-directory bench-storage
+	-$(MAKE) --no-print-directory bench-replicas
 
 bench-record: ## every benchmark, and their tables written into bench/RESULTS.md
 	$(MAKE) --no-print-directory bench BENCH_FLAGS=--write
@@ -81,6 +83,12 @@ bench-idle: $(STAMP) ## the bot's CPU with 1,000 pending items and nothing due
 
 bench-inline: $(STAMP) ## inline answers with 10,000 songs in the library
 	$(BIN)/python -m bench.inline $(BENCH_FLAGS)
+
+bench-storage: $(STAMP) ## hot storage paths, p50/p99 on PostgreSQL beside SQLite
+	$(BIN)/python -m bench.storage_paths $(BENCH_FLAGS)
+
+bench-replicas: $(STAMP) ## a burst on two replicas against one, and recovering from a kill -9
+	$(BIN)/python -m bench.replicas $(BENCH_FLAGS)
 
 clean: ## remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
