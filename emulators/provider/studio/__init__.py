@@ -7,10 +7,12 @@ emulator's usual task runner; tools with their own result shapes add their route
 from __future__ import annotations
 
 from emulators.provider import rules, tasks
-from emulators.provider.studio import sounds, wav
+from emulators.provider.studio import boost, sounds, wav
 
 MUSIC_TOOLS = (sounds,)
 FILE_TOOLS = (wav,)  # run by emulators/provider/studio/files.py StudioHost
+# Studio part 3: tools that answer on their own routes (`add_routes(app, prefix, host)`).
+ROUTE_TOOLS = (boost,)
 
 
 def register() -> None:
