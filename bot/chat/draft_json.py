@@ -33,6 +33,7 @@ def draft_to_json(draft: Draft) -> dict[str, Any]:
         "answers": {name: answer_to_json(name, value) for name, value in draft.answers.items()},
         "step": draft.step,
         "chat_id": draft.chat_id,
+        "boost": draft.boost,
     }
 
 
@@ -63,8 +64,9 @@ def draft_from_json(value: object) -> Draft:
         "answers",
         "step",
     }
-    # `chat_id` came later: a draft stored without it is still read (it then fits any chat).
-    if set(value) - {"chat_id"} != expected:
+    # `chat_id` and `boost` came later: a draft stored without them is still read (it then fits any
+    # chat, and no style is being boosted).
+    if set(value) - {"chat_id", "boost"} != expected:
         raise StoredDraftInvalid(f"fields {sorted(set(value) ^ expected)} unexpected or missing")
     flow = FLOWS.get(_typed(value, "flow", str))
     if flow is None:
@@ -90,6 +92,7 @@ def draft_from_json(value: object) -> Draft:
         answers={name: answer_from_json(name, answer) for name, answer in answers.items()},
         step=step,
         chat_id=_optional(value, "chat_id", int) if "chat_id" in value else None,
+        boost=value.get("boost") is True,
     )
 
 

@@ -69,6 +69,7 @@ class Draft:
     answers: dict[str, Any] = field(default_factory=dict)
     step: int = 0
     chat_id: int | None = None  # the chat the question was asked in (None: stored before this was kept)
+    boost: bool = False  # "Improve this style" was pressed: the next style typed is boosted first
 
 
 @dataclass(frozen=True)
@@ -333,6 +334,11 @@ def short_stem_warning(flow: Flow, duration: float) -> bool:
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def offers_boost(flow: Flow, question: Question) -> bool:
+    """/custom's style question has "Improve this style" (bot/studio/boost.py)."""
+    return flow.name == "custom" and question is STYLE
 
 
 def current_question(flow: Flow, draft: Draft) -> Question | None:

@@ -266,6 +266,15 @@ MESSAGES: dict[str, str] = {
     "Download it at {url}",
     "studio.file_unavailable": "I could not fetch {name} from the music service after several tries. "
     "Download it at {url}",
+    # Studio part 3: Improve this style in /custom (bot/studio/boost.py)
+    "kind.boost_style": "Improved style",
+    "boost.button": "✨ Improve this style",
+    "boost.send": "Send the style you'd like improved (for example: dreamy synth-pop, female vocals). "
+    "I'll suggest a fuller one, and you choose.",
+    "boost.working": "Improving your style… I'll send it here in a moment.",
+    "boost.result": "✨ Improved style:\n{style}\n\nYours was: {mine}",
+    "boost.use": "Use it",
+    "boost.keep": "Keep mine",
     # Status
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",

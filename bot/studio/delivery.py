@@ -25,6 +25,7 @@ from bot.i18n import Texts
 from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderDownloadError
 from bot.provider.media import MediaFetcher
+from bot.studio.registry import tool_for
 from bot.tasks.retry import until_stored
 from storage.models import ResultFile, Task
 from storage.store import Storage
@@ -98,7 +99,11 @@ class FileDelivery:
 
     async def _send_one(self, task: Task, texts: Texts, title: str, result: ResultFile) -> None:
         if result.media == "text" or (result.url is None and result.text is None):
-            message = await self._bot.send_message(task.chat_id, (result.text or result.title)[:4096])
+            text, markup = (result.text or result.title)[:4096], None
+            tool = tool_for(task.kind)
+            if tool is not None and tool.present is not None:
+                text, markup = tool.present(texts, task, result.text or "")
+            message = await self._bot.send_message(task.chat_id, text[:4096], reply_markup=markup)
             await self._sent(task, [result], message, "text")
             return
         name = file_name(title, result.name)
