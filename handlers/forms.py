@@ -31,19 +31,21 @@ from bot.chat.forms import (
     answer,
     choose,
     current_question,
+    offers_boost,
     short_stem_warning,
     upload_length_problem,
 )
 from bot.i18n import Texts
 from bot.provider.models import InvalidRequest
 from bot.services import BotContext, services_of
+from bot.studio import boost
 from bot.studio.persona import WINDOW as PERSONA_WINDOW
 from bot.tasks.service import TaskRefused
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
 from handlers.payments import offer_packs
 from handlers.privacy import forget
-from handlers.studio import own_track, refusal_for
+from handlers.studio import own_track, refusal_for, start_tool
 from storage.models import TaskKind
 
 log = logging.getLogger(__name__)
@@ -57,19 +59,17 @@ END = ConversationHandler.END
 
 
 def _keyboard(texts: Texts, question: Question, draft: Draft) -> InlineKeyboardMarkup | None:
-    choices = question.choices(draft)
-    if not choices:
-        return None
-    return InlineKeyboardMarkup(
+    rows = [
         [
-            [
-                InlineKeyboardButton(
-                    texts(c.label_key, **c.label_values(draft)), callback_data=f"ans:{draft.step}:{i}"
-                )
-            ]
-            for i, c in enumerate(choices)
+            InlineKeyboardButton(
+                texts(c.label_key, **c.label_values(draft)), callback_data=f"ans:{draft.step}:{i}"
+            )
         ]
-    )
+        for i, c in enumerate(question.choices(draft))
+    ]
+    if offers_boost(FLOWS[draft.flow], question):
+        rows.append([InlineKeyboardButton(texts("boost.button"), callback_data=f"boost:ask:{draft.step}")])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def _ask(update: Update, texts: Texts, question: Question, draft: Draft) -> int:
@@ -284,6 +284,9 @@ async def extend_track(update: Update, context: BotContext) -> int:
 async def _typed(update: Update, context: BotContext, draft: Draft, text: str) -> int:
     flow = FLOWS[draft.flow]
     try:
+        question = current_question(flow, draft)
+        if draft.boost and question is not None and offers_boost(flow, question):
+            return await _boost(update, context, draft, question.parse(text, draft))
         nxt = answer(flow, draft, text)
     except AnswerProblem as problem:
         texts = Texts((await person_of(update, context)).locale)
@@ -317,6 +320,85 @@ async def button_answer(update: Update, context: BotContext) -> int:
         nxt = choose(flow, draft, int(step), int(index))
     except AnswerProblem as problem:
         await query.answer(texts(problem.key), show_alert=False)
+        return ASKING
+    await query.answer()
+    return await _advance(update, context, flow, draft, nxt)
+
+
+# ---- Improve this style (studio part 3, bot/studio/boost.py) -------------------------------------
+
+
+async def boost_ask(update: Update, context: BotContext) -> int:
+    """ "Improve this style" under the style question: the next style typed is boosted, not taken."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    draft = _open_draft(update, context)
+    if draft is None:
+        return await question_lost(update, context)
+    texts = Texts((await person_of(update, context)).locale)
+    question = current_question(FLOWS[draft.flow], draft)
+    if (
+        question is None
+        or not offers_boost(FLOWS[draft.flow], question)
+        or query.data != f"boost:ask:{draft.step}"
+    ):
+        await query.answer(texts("form.stale_button"))
+        return ASKING
+    await query.answer()
+    draft.boost = True
+    context.user_data.draft = draft
+    await reply(update, texts("boost.send"))
+    return ASKING
+
+
+async def _boost(update: Update, context: BotContext, draft: Draft, style: str) -> int:
+    """A style to boost, already checked as an answer: the task starts; the question stays open."""
+    person = await person_of(update, context)
+    draft.boost = False  # one style per press: a refusal or a later answer takes a typed style as is
+    context.user_data.draft = draft
+    task = await start_tool(
+        update, context, person, TaskKind.BOOST_STYLE, boost.BoostRequest, {"content": style}
+    )
+    if task is not None:
+        await reply(update, Texts(person.locale)("boost.working"))
+    return ASKING
+
+
+async def boost_choice(update: Update, context: BotContext) -> int:
+    """ "Use it" / "Keep mine" under a boosted style: either answers the open style question."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    draft = _open_draft(update, context)
+    if draft is None:
+        return await question_lost(update, context)
+    person = await person_of(update, context)
+    texts = Texts(person.locale)
+    _, task_part, choice = query.data.split(":")
+    storage = services_of(context).storage
+    flow = FLOWS[draft.flow]
+    question = current_question(flow, draft)
+    task = await storage.tasks.get(int(task_part))
+    files = await storage.results.files(task.id) if task is not None else []
+    if (
+        task is None
+        or task.user_id != person.user_id
+        or task.kind is not TaskKind.BOOST_STYLE
+        or question is None
+        or not offers_boost(flow, question)
+        or not files
+    ):
+        await query.answer(texts("form.stale_button"))
+        return ASKING
+    style = (files[0].text or "") if choice == "use" else str(task.params.get("content") or "")
+    try:
+        nxt = answer(flow, draft, style)
+    except AnswerProblem as problem:
+        await query.answer()
+        values = dict(problem.values)
+        if "field" in values:
+            values["field"] = texts(str(values["field"]))
+        context.user_data.draft = draft
+        await reply(update, texts(problem.key, **values))
         return ASKING
     await query.answer()
     return await _advance(update, context, flow, draft, nxt)
@@ -374,6 +456,8 @@ def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
             ASKING: [
                 MessageHandler(filters.TEXT & ~filters.COMMAND, text_answer),
                 CallbackQueryHandler(button_answer, pattern=r"^ans:\d+:\d+$"),
+                CallbackQueryHandler(boost_ask, pattern=r"^boost:ask:\d+$"),
+                CallbackQueryHandler(boost_choice, pattern=r"^boost:\d+:(use|keep)$"),
                 MessageHandler(AUDIO_MESSAGES, new_audio),
                 MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, not_text),
             ]

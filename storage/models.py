@@ -65,6 +65,8 @@ class TaskKind(StrEnum):
     WAV = "wav"
     VIDEO = "video"
     PERSONA = "persona"
+    # Studio part 3: boost style (bot/studio/boost.py)
+    BOOST_STYLE = "boost_style"
 
     @property
     def studio(self) -> bool:

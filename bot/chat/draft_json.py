@@ -35,6 +35,7 @@ def draft_to_json(draft: Draft) -> dict[str, Any]:
         "chat_id": draft.chat_id,
         "task_id": draft.task_id,
         "voices": dict(draft.voices),
+        "boost": draft.boost,
     }
 
 
@@ -65,8 +66,8 @@ def draft_from_json(value: object) -> Draft:
         "answers",
         "step",
     }
-    # `chat_id`, `task_id` and `voices` came later: a draft stored without them is still read.
-    if set(value) - {"chat_id", "task_id", "voices"} != expected:
+    # `chat_id`, `task_id`, `voices` and `boost` came later: a draft stored without them is still read.
+    if set(value) - {"chat_id", "task_id", "voices", "boost"} != expected:
         raise StoredDraftInvalid(f"fields {sorted(set(value) ^ expected)} unexpected or missing")
     flow = FLOWS.get(_typed(value, "flow", str))
     if flow is None:
@@ -94,6 +95,7 @@ def draft_from_json(value: object) -> Draft:
         chat_id=_optional(value, "chat_id", int) if "chat_id" in value else None,
         task_id=_optional(value, "task_id", str) if "task_id" in value else None,
         voices=_voices(value.get("voices", {})),
+        boost=value.get("boost") is True,
     )
 
 

@@ -72,6 +72,7 @@ class Draft:
     chat_id: int | None = None  # the chat the question was asked in (None: stored before this was kept)
     task_id: str | None = None  # the provider's music task of the track (a persona is made from it)
     voices: dict[str, str] = field(default_factory=dict)  # the person's personas offered: id -> name
+    boost: bool = False  # "Improve this style" was pressed: the next style typed is boosted first
 
 
 @dataclass(frozen=True)
@@ -457,6 +458,11 @@ def short_stem_warning(flow: Flow, duration: float) -> bool:
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def offers_boost(flow: Flow, question: Question) -> bool:
+    """/custom's style question has "Improve this style" (bot/studio/boost.py)."""
+    return flow.name == "custom" and question is STYLE
 
 
 def current_question(flow: Flow, draft: Draft) -> Question | None:

@@ -305,6 +305,15 @@ MESSAGES: dict[str, str] = {
     "field.description": "The description",
     "field.vocalWindow": "The vocal window (seconds)",
     "field.vocalEnd": "The end of the vocal window",
+    # Studio part 3: Improve this style in /custom (bot/studio/boost.py)
+    "kind.boost_style": "Improved style",
+    "boost.button": "✨ Improve this style",
+    "boost.send": "Send the style you'd like improved (for example: dreamy synth-pop, female vocals). "
+    "I'll suggest a fuller one, and you choose.",
+    "boost.working": "Improving your style… I'll send it here in a moment.",
+    "boost.result": "✨ Improved style:\n{style}\n\nYours was: {mine}",
+    "boost.use": "Use it",
+    "boost.keep": "Keep mine",
     # Status
     "status.none": "You have no songs yet. Try /generate a calm lo-fi song about rain",
     "status.header": "Your recent songs:",

@@ -315,6 +315,15 @@ MESSAGES: dict[str, str] = {
     "field.description": "Описание",
     "field.vocalWindow": "Отрезок с голосом (секунды)",
     "field.vocalEnd": "Конец отрезка с голосом",
+    # Studio part 3: Improve this style in /custom (bot/studio/boost.py)
+    "kind.boost_style": "Улучшенный стиль",
+    "boost.button": "✨ Улучшить этот стиль",
+    "boost.send": "Пришлите стиль, который нужно улучшить (например: мечтательный синти-поп, женский вокал). "
+    "Я предложу более полный вариант, а вы выберете.",
+    "boost.working": "Улучшаю ваш стиль… Пришлю его сюда через минуту.",
+    "boost.result": "✨ Улучшенный стиль:\n{style}\n\nВаш был: {mine}",
+    "boost.use": "Взять его",
+    "boost.keep": "Оставить мой",
     # Status
     "status.none": "У вас пока нет песен. Попробуйте: /generate спокойная lo-fi песня о дожде",
     "status.header": "Ваши последние песни:",

@@ -26,6 +26,7 @@ from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderDownloadError
 from bot.provider.media import MediaFetcher
 from bot.studio.persona import saved_persona
+from bot.studio.registry import tool_for
 from bot.tasks.retry import until_stored
 from storage.models import ResultFile, Task, TaskKind
 from storage.store import Storage
@@ -108,8 +109,12 @@ class FileDelivery:
             await self._save_persona(task, texts, result)
             return
         if result.media == "text" or (result.url is None and result.text is None):
-            body = f"{result.title}\n\n{result.text}" if result.title and result.text else result.text
-            markup = use_lyrics_keyboard(texts, result) if task.kind is TaskKind.LYRICS else None
+            tool = tool_for(task.kind)
+            if tool is not None and tool.present is not None:
+                body, markup = tool.present(texts, task, result.text or "")
+            else:
+                body = f"{result.title}\n\n{result.text}" if result.title and result.text else result.text
+                markup = use_lyrics_keyboard(texts, result) if task.kind is TaskKind.LYRICS else None
             message = await self._bot.send_message(
                 task.chat_id, (body or result.title)[: MessageLimit.MAX_TEXT_LENGTH], reply_markup=markup
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.studio import lyrics, persona, sounds, stems, timed_lyrics, video, wav
+from bot.studio.boost import TOOL as BOOST
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
@@ -17,6 +18,7 @@ TOOLS: dict[TaskKind, Tool] = {
         video.TOOL,
         persona.TOOL,
         lyrics.TOOL,
+        BOOST,
     )
 }
 

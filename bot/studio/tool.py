@@ -12,11 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from telegram import InlineKeyboardMarkup
+
+from bot.i18n import Texts
 from bot.provider.client import RECORD_INFO_PATH
 from bot.provider.models import ProviderRequest, ProviderSnapshot, first_text
 from storage.models import Stage, Task, TaskKind, Track
 
 Reader = Callable[[dict[str, Any]], ProviderSnapshot]
+# How a text result is shown when it is more than its words: (texts, task, the text) -> message, buttons.
+Presenter = Callable[[Texts, Task, str], tuple[str, InlineKeyboardMarkup | None]]
 # A synchronous tool's answer: (the task id we give it, the answer's data) -> its result.
 AnswerReader = Callable[[str, dict[str, Any]], ProviderSnapshot]
 
@@ -45,6 +50,7 @@ class Tool:
     from_track: Callable[[Task, Track], dict[str, Any]] | None = None
     # What makes it impossible on a track, known before anything is spent (a catalogue key), or None.
     refuse: Callable[[Task, Track], str | None] | None = None
+    present: Presenter | None = None  # a text result's message and buttons (boost style's choice)
 
     @property
     def synchronous(self) -> bool:

@@ -373,6 +373,8 @@ class ProviderEmulator(UploadHost, MediaHost):
         app.router.add_get(API_PREFIX + "generate/record-info", self._handle_record_info)
         app.router.add_get(API_PREFIX + "generate/credit", self._handle_credit)
         self.studio.add_routes(app, API_PREFIX)
+        for tool in studio.ROUTE_TOOLS:  # studio part 3
+            tool.add_routes(app, API_PREFIX, self.studio)
         app.router.add_post("/api/file-stream-upload", self._handle_stream_upload)
         app.router.add_post("/api/file-base64-upload", self._handle_base64_upload)
         app.router.add_post("/api/file-url-upload", self._handle_url_upload)

@@ -137,3 +137,13 @@ def test_whole_numbers_read_back_as_seconds() -> None:
     # json writes 95.0 as 95.0, but another writer (or a hand-edited row) may give 95.
     draft = draft_from_json(changed(duration=95))
     assert draft.duration == 95.0 and isinstance(draft.duration, float)
+
+
+def test_a_style_waiting_to_be_boosted_survives_a_restart_and_old_drafts_wait_for_none() -> None:
+    draft = new_draft("custom")
+    draft.answers, draft.step, draft.boost = {"title": "Night Drive"}, 1, True
+    assert draft_from_json(stored(draft)).boost is True
+    older = stored(draft)
+    assert isinstance(older, dict)
+    del older["boost"]  # written before "Improve this style" existed
+    assert draft_from_json(older).boost is False

@@ -85,6 +85,10 @@ class StudioHost:
     def fail_next(self, code: int, msg: str = "Generation failed") -> None:
         self._failures.append((code, msg))
 
+    def take_failure(self) -> tuple[int, str] | None:
+        """The next scripted failure, for tools that answer on their own (boost style)."""
+        return self._failures.popleft() if self._failures else None
+
     def add_routes(self, app: web.Application, prefix: str) -> None:
         for endpoint, tool in self.tools.items():
             if getattr(tool, "SYNCHRONOUS", False):
