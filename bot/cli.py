@@ -17,7 +17,9 @@ from telegram.error import InvalidToken, NetworkError, TimedOut
 from bot.app import build_app
 from bot.ops.logging_setup import setup_logging
 from bot.ops.preflight import listen_problem, local_problems, provider_problem
+from bot.provider.budget import SlidingWindowBudget
 from bot.settings import ConfigError, Settings, load_settings
+from bot.web.keys import SERVICES
 from storage.db import DatabaseUnavailable, UnsupportedDatabaseVersion
 
 log = logging.getLogger("bot")
@@ -35,13 +37,18 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         # Not available off the main thread or on some platforms; Ctrl+C still ends asyncio.run there.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    # Not fatal: the bot can run while the provider is away, but the operator should know now rather
-    # than when the first person's song fails.
-    probe = asyncio.create_task(_warn_about_provider(settings), name="provider-probe")
-    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+    app = build_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    probe: asyncio.Task[None] | None = None
     try:
         # Inside the try: when start-up fails half way, cleanup still closes what had been opened.
         await runner.setup()
+        # Not fatal: the bot can run while the provider is away, but the operator should know now rather
+        # than when the first person's song fails. The probe is a provider request like any other, so it
+        # takes its slot in the bot's own budget (with replicas, the shared one): with a budget of its own
+        # each start-up sent one request nobody counted, and a burst right after start went over (issue 14).
+        budget = app[SERVICES].provider.budget
+        probe = asyncio.create_task(_warn_about_provider(settings, budget), name="provider-probe")
         site = web.TCPSite(runner, settings.host, settings.port)
         try:
             await site.start()
@@ -51,14 +58,15 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await stop.wait()
         log.info("stopping")
     finally:
-        probe.cancel()
-        await asyncio.gather(probe, return_exceptions=True)
+        if probe is not None:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
         await runner.cleanup()
 
 
-async def _warn_about_provider(settings: Settings) -> None:
+async def _warn_about_provider(settings: Settings, budget: SlidingWindowBudget) -> None:
     try:
-        problem = await provider_problem(settings)
+        problem = await provider_problem(settings, budget)
     except Exception as error:  # a hint must never stop the bot
         problem = f"could not check the provider at SUNO_API_URL: {type(error).__name__}: {error}"
     if problem:

@@ -103,8 +103,11 @@ def listen_problem(host: str, port: int, error: OSError) -> str:
     return f"cannot listen on HOST:PORT {host}:{port}: {error.strerror or error}"
 
 
-async def provider_problem(settings: Settings) -> str | None:
-    """One request for the balance: None when the provider answers and takes the key, else what is wrong."""
+async def provider_problem(settings: Settings, budget: SlidingWindowBudget) -> str | None:
+    """One request for the balance: None when the provider answers and takes the key, else what is wrong.
+
+    `budget` is the running bot's provider budget: the provider counts this request like any other.
+    """
     timeout = PROVIDER_PROBE_SECONDS
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         client = ProviderClient(
@@ -112,7 +115,7 @@ async def provider_problem(settings: Settings) -> str | None:
             base_url=settings.suno_api_url,
             upload_url=settings.suno_upload_url,
             api_key=settings.suno_api_key.get_secret_value(),
-            budget=SlidingWindowBudget(settings.provider_budget, settings.provider_budget_window),
+            budget=budget,
             retries=0,  # a start-up hint, not a retry loop: the first answer is the one to report
             timeout=timeout,
         )

@@ -102,10 +102,9 @@ async def test_a_burst_of_40_people_across_two_replicas_is_delivered_exactly_onc
     assert balancer.served[0] > 0 and balancer.served[1] > 0  # both replicas took part
     # The limits are the provider's and Telegram's, not each replica's: two replicas together stay
     # within them only when they share the budget and the pace (helper/limits, merged). Without it 91
-    # requests of this burst went over the budget; with it a few at the window's edge still do.
-    if provider.violations:
-        pytest.xfail(f"{len(provider.violations)} provider requests over the shared budget (see the report)")
-    assert provider.violations == []
+    # requests of this burst went over the budget; the last two were each replica's start-up probe of the
+    # balance, sent outside the budget (issue 14), and it now takes its slot too.
+    assert provider.violations == [], [(v.arrived, v.path) for v in provider.violations]
     assert telegram.violations == []
 
 
