@@ -147,6 +147,6 @@ async def test_lyrics_polled_without_callbacks_arrive_too(
 ) -> None:
     async with start_bot(make_settings(webhook=False, SUNO_POLL_INTERVAL=0.3)) as bot:
         await telegram.user_sends_text(ALICE, "/lyrics neon streets")
-        await telegram.wait_for(lambda: len(_variants(telegram)) == 2, timeout=20)
+        await telegram.wait_for(lambda: len(_variants(telegram)) == 2, timeout=40)
         await bot.services.tasks.idle()
         assert provider.api_requests("lyrics/record-info")
