@@ -62,19 +62,21 @@ def postgres_server() -> Iterator[PostgresServer | str]:
 
 
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str | None]:
-    """None for SQLite (DATABASE_PATH in the test's folder), else a fresh PostgreSQL database's URL."""
-    if backend == "sqlite":
-        yield None
-        return
-    server: PostgresServer | str = request.getfixturevalue("postgres_server")
-    if isinstance(server, str):
-        pytest.skip(f"PostgreSQL unavailable: {server}")
-    url = server.new_database()
+def postgres_url(postgres_server: PostgresServer | str) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL server (the test skips without one)."""
+    if isinstance(postgres_server, str):
+        pytest.skip(f"PostgreSQL unavailable: {postgres_server}")
+    url = postgres_server.new_database()
     try:
         yield url
     finally:
-        server.drop_database(url)
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """None for SQLite (DATABASE_PATH in the test's folder), else a fresh PostgreSQL database's URL."""
+    return None if backend == "sqlite" else request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -17,7 +17,6 @@ import pytest
 from bot.settings import Settings
 from emulators.harness import RunningBot
 from emulators.person import ScriptedPerson
-from emulators.postgres_server import PostgresServer
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
 from tests.integration.conftest import eventually
@@ -30,14 +29,8 @@ pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.fixture
-def target_url(postgres_server: PostgresServer | str) -> Iterator[str]:
-    if isinstance(postgres_server, str):
-        pytest.skip(f"PostgreSQL unavailable: {postgres_server}")
-    url = postgres_server.new_database()
-    try:
-        yield url
-    finally:
-        postgres_server.drop_database(url)
+def target_url(postgres_url: str) -> str:
+    return postgres_url
 
 
 @dataclass

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from emulators.balancer import Balancer
-from emulators.postgres_server import PostgresServer
 from emulators.provider.server import ProviderEmulator
 from emulators.replicas import Replica, make_replicas
 from emulators.telegram.server import TelegramEmulator
@@ -20,17 +19,6 @@ StartReplicas = Callable[..., Awaitable[list[Replica]]]
 @pytest.fixture
 def wait_until() -> Callable[..., Awaitable[None]]:
     return eventually
-
-
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer | str) -> AsyncIterator[str]:
-    if isinstance(postgres_server, str):
-        pytest.skip(f"PostgreSQL unavailable: {postgres_server}")
-    url = postgres_server.new_database()
-    try:
-        yield url
-    finally:
-        postgres_server.drop_database(url)
 
 
 @pytest.fixture
