@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
-from tests.integration.test_startup_checks import START_TIMEOUT, environment
+from tests.integration.test_startup_checks import START_TIMEOUT, bot_process, environment
 
 WINDOW = 5.0  # longer than start-up to the first submission takes, so a probe outside the budget shows
 
@@ -28,16 +27,7 @@ async def test_the_start_up_probe_takes_its_slot_in_the_bots_provider_budget(
         SUNO_REQUESTS_PER_WINDOW="1",
         SUNO_REQUEST_WINDOW=str(WINDOW),
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await bot_process(tmp_path, env)
     lines: list[str] = []
 
     async def read_until_listening() -> None:

@@ -42,9 +42,9 @@ def environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
     }
 
 
-async def run_bot(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run `python -m bot run` to its end; its exit code and everything it printed."""
-    process = await asyncio.create_subprocess_exec(
+async def bot_process(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`python -m bot run` started with only these variables, its output (both streams) on stdout."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
@@ -54,6 +54,11 @@ async def run_bot(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def run_bot(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run `python -m bot run` to its end; its exit code and everything it printed."""
+    process = await bot_process(tmp_path, env)
     try:
         output, _ = await asyncio.wait_for(process.communicate(), timeout=START_TIMEOUT)
     finally:
@@ -206,16 +211,7 @@ async def test_an_unreachable_provider_is_one_warning_and_the_bot_runs(
     tmp_path: Path, telegram: TelegramEmulator
 ) -> None:
     env = environment(tmp_path, TELEGRAM_API_URL=telegram.url)  # polling mode; the provider stays closed
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await bot_process(tmp_path, env)
     lines: list[str] = []
 
     async def read_until_started_and_warned() -> None:
