@@ -37,7 +37,6 @@ class PersonaRequest(TrackToolRequest):
 
     @model_validator(mode="after")
     def _rules(self) -> PersonaRequest:
-        self._check_ids()
         self._require("name", "description")
         self._check_lengths(name=(self.name, NAME_LIMIT), description=(self.description, DESCRIPTION_LIMIT))
         low, high = WINDOW

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import model_validator
-
 from bot.studio.tool import Tool
 from bot.studio.track_tools import TrackToolRequest, callback_reader, record_reader, track_fields, url_under
 from storage.models import FileData, Task, TaskKind, Track
@@ -41,11 +39,6 @@ class StemsRequest(TrackToolRequest):
     endpoint: ClassVar[str] = "/api/v1/vocal-removal/generate"
 
     type: Literal["separate_vocal", "split_stem"] = SEPARATE_VOCAL
-
-    @model_validator(mode="after")
-    def _rules(self) -> StemsRequest:
-        self._check_ids()
-        return self
 
 
 def _camel(key: str) -> str:

@@ -12,8 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import model_validator
-
 from bot.provider.models import ProviderSnapshot
 from bot.studio.tool import Tool, failed
 from bot.studio.track_tools import TrackToolRequest, track_fields
@@ -26,11 +24,6 @@ INSTRUMENTAL_KINDS = (TaskKind.ADD_INSTRUMENTAL, TaskKind.SOUNDS)
 
 class TimedLyricsRequest(TrackToolRequest):
     endpoint: ClassVar[str] = "/api/v1/generate/get-timestamped-lyrics"
-
-    @model_validator(mode="after")
-    def _rules(self) -> TimedLyricsRequest:
-        self._check_ids()
-        return self
 
     def body(self, callback_url: str) -> dict[str, Any]:
         # Synchronous: there is no callback to name.

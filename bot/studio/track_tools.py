@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import model_validator
+
 from bot.provider.models import ProviderRequest, ProviderSnapshot, first_text
 from bot.studio.tool import failed, flag_stage, http_url
 from storage.models import FileData, Stage, Task, Track
@@ -23,8 +25,11 @@ class TrackToolRequest(ProviderRequest):
     task_id: str
     audio_id: str
 
-    def _check_ids(self) -> None:
+    @model_validator(mode="after")
+    def _ids(self) -> TrackToolRequest:
+        # Every tool on a track needs both ids; a subclass's own rules come on top of this one.
         self._require("task_id", "audio_id")
+        return self
 
 
 def track_fields(task: Task, track: Track) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import model_validator
-
 from bot.studio.tool import Tool
 from bot.studio.track_tools import TrackToolRequest, callback_reader, record_reader, track_fields, url_under
 from storage.models import FileData, TaskKind
@@ -15,11 +13,6 @@ from storage.models import FileData, TaskKind
 class WavRequest(TrackToolRequest):
     # The usage text says "taskId or audioId", the schema requires both: both are sent (§18.3).
     endpoint: ClassVar[str] = "/api/v1/wav/generate"
-
-    @model_validator(mode="after")
-    def _rules(self) -> WavRequest:
-        self._check_ids()
-        return self
 
 
 def _files(data: Mapping[str, Any]) -> list[FileData]:
