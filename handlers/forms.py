@@ -40,6 +40,7 @@ from bot.provider.models import InvalidRequest
 from bot.services import BotContext, services_of
 from bot.studio import boost
 from bot.studio.persona import WINDOW as PERSONA_WINDOW
+from bot.studio.replace_section import refuse as replace_refusal
 from bot.tasks.service import TaskRefused
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
@@ -196,6 +197,34 @@ async def make_persona(update: Update, context: BotContext) -> int:
         duration=track.duration,
         default_title=track.title,
         default_style=track.tags,
+    )
+    return await _begin(update, context, draft)
+
+
+async def replace_section(update: Update, context: BotContext) -> int:
+    """Replace a section under a track's More…: which part, its new lyrics, the whole song's lyrics."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    texts = Texts((await person_of(update, context)).locale)
+    owned = await own_track(update, context, query.data.removeprefix("st:rep:"))
+    if owned is None:
+        await query.answer(texts("studio.gone"))
+        return END
+    await query.answer()
+    task, track = owned
+    refusal = refusal_for(TaskKind.REPLACE_SECTION, task, track) or replace_refusal(task, track)
+    if refusal is not None:
+        await reply(update, texts(refusal))
+        return END
+    draft = Draft(
+        flow="replace",
+        model=task.model or services_of(context).settings.suno_model,
+        audio_id=track.audio_id,
+        task_id=task.provider_task_id,
+        duration=track.duration,
+        default_title=track.title,
+        default_style=track.tags,
+        source_lyrics=track.prompt,
     )
     return await _begin(update, context, draft)
 
@@ -451,6 +480,7 @@ def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
             CallbackQueryHandler(extend_track, pattern=r"^extend:\d+$"),
             CallbackQueryHandler(use_lyrics, pattern=r"^uselyr:\d+$"),
             CallbackQueryHandler(make_persona, pattern=r"^st:per:"),
+            CallbackQueryHandler(replace_section, pattern=r"^st:rep:"),
         ],
         states={
             ASKING: [

@@ -67,6 +67,7 @@ class TaskKind(StrEnum):
     PERSONA = "persona"
     # Studio part 3: boost style (bot/studio/boost.py)
     BOOST_STYLE = "boost_style"
+    REPLACE_SECTION = "replace_section"  # replace a section of a track (bot/studio/replace_section.py)
 
     @property
     def studio(self) -> bool:

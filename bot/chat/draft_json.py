@@ -36,6 +36,7 @@ def draft_to_json(draft: Draft) -> dict[str, Any]:
         "task_id": draft.task_id,
         "voices": dict(draft.voices),
         "boost": draft.boost,
+        "source_lyrics": draft.source_lyrics,
     }
 
 
@@ -66,8 +67,9 @@ def draft_from_json(value: object) -> Draft:
         "answers",
         "step",
     }
-    # `chat_id`, `task_id`, `voices` and `boost` came later: a draft stored without them is still read.
-    if set(value) - {"chat_id", "task_id", "voices", "boost"} != expected:
+    # `chat_id`, `task_id`, `voices`, `boost` and `source_lyrics` came later: a draft stored without them
+    # is still read.
+    if set(value) - {"chat_id", "task_id", "voices", "boost", "source_lyrics"} != expected:
         raise StoredDraftInvalid(f"fields {sorted(set(value) ^ expected)} unexpected or missing")
     flow = FLOWS.get(_typed(value, "flow", str))
     if flow is None:
@@ -96,6 +98,7 @@ def draft_from_json(value: object) -> Draft:
         task_id=_optional(value, "task_id", str) if "task_id" in value else None,
         voices=_voices(value.get("voices", {})),
         boost=value.get("boost") is True,
+        source_lyrics=_typed(value, "source_lyrics", str) if "source_lyrics" in value else "",
     )
 
 

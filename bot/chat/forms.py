@@ -27,7 +27,7 @@ from bot.provider.models import (
     limits_for,
     max_upload_seconds,
 )
-from bot.studio import persona
+from bot.studio import persona, replace_section
 from storage.models import TaskKind
 
 VOCAL_MODELS = ("V4_5PLUS", "V5", "V5_5")
@@ -73,6 +73,7 @@ class Draft:
     task_id: str | None = None  # the provider's music task of the track (a persona is made from it)
     voices: dict[str, str] = field(default_factory=dict)  # the person's personas offered: id -> name
     boost: bool = False  # "Improve this style" was pressed: the next style typed is boosted first
+    source_lyrics: str = ""  # the track's lyrics, a section of which is replaced (flow "replace")
 
 
 @dataclass(frozen=True)
@@ -206,13 +207,18 @@ MODEL = Question(
 DESCRIPTION = Question("prompt", "form.ask_description", _text(lambda d: SIMPLE_PROMPT_LIMIT, "field.prompt"))
 
 
-def _window(answer: str, draft: Draft) -> str:
-    """'0-30', '1:05-1:30' or '65 95': the vocal window, kept as 'start-end' in seconds."""
+def window_bounds(answer: str, bad_key: str = "persona.bad_window") -> tuple[float, float]:
+    """'0-30', '1:05-1:30' or '65 95' as (start, end) in seconds; `bad_key` asks again otherwise."""
     parts = [p for p in re.split(r"\s*[-–—\s]\s*", answer.strip()) if p]
     seconds = [parse_seconds(p) for p in parts]
     if len(seconds) != 2 or seconds[0] is None or seconds[1] is None:
-        raise AnswerProblem("persona.bad_window")
-    start, end = seconds[0], seconds[1]
+        raise AnswerProblem(bad_key)
+    return seconds[0], seconds[1]
+
+
+def _window(answer: str, draft: Draft) -> str:
+    """The vocal window, kept as 'start-end' in seconds."""
+    start, end = window_bounds(answer)
     low, high = persona.WINDOW
     if not low <= end - start <= high or (draft.duration is not None and end > draft.duration):
         raise AnswerProblem("persona.window_out", duration=math.floor(draft.duration or 0))
@@ -393,6 +399,77 @@ def _extend(d: Draft) -> ProviderRequest:
     )
 
 
+# ---- Replace a section (bot/studio/replace_section.py) ----
+
+
+def _clock_or_seconds(seconds: float) -> str:
+    return _clock(seconds) if seconds >= 60 else f"{seconds:g} s"
+
+
+def _replace_window(answer: str, draft: Draft) -> str:
+    start, end = (round(x, 2) for x in window_bounds(answer, "replace.bad_window"))
+    broken = replace_section.window_rule(start, end, draft.duration)
+    if broken is not None:
+        raise AnswerProblem(
+            f"replace.window_{broken}",
+            span=f"{round(end - start, 2):g}",
+            half=f"{replace_section.longest_span(draft.duration):g}",
+            length=_clock_or_seconds(draft.duration or 0),
+        )
+    return f"{start:g}-{end:g}"
+
+
+def _replace_window_values(draft: Draft) -> dict[str, object]:
+    return {
+        "length": _clock_or_seconds(draft.duration or 0),
+        "half": f"{replace_section.longest_span(draft.duration):g}",
+    }
+
+
+def _lyrics_limit(draft: Draft) -> int:
+    return limits_for(draft.model).prompt
+
+
+def _kept_lyrics(draft: Draft) -> str:
+    return replace_section.kept_lyrics(draft.source_lyrics, str(draft.answers.get("lyrics") or ""))
+
+
+def _full_lyrics_choices(draft: Draft) -> tuple[Choice, ...]:
+    # Offered only when what it builds is within the limit: a button must never lead to a refusal.
+    if not draft.source_lyrics.strip() or len(_kept_lyrics(draft)) > _lyrics_limit(draft):
+        return ()
+    return (Choice("replace.keep_lyrics", _kept_lyrics),)
+
+
+REPLACE_WINDOW = Question("window", "replace.ask_window", _replace_window, ask_values=_replace_window_values)
+REPLACE_LYRICS = Question("lyrics", "replace.ask_lyrics", _text(_lyrics_limit, "field.lyrics"))
+FULL_LYRICS = Question(
+    "full_lyrics",
+    "replace.ask_full_lyrics",
+    _text(_lyrics_limit, "field.fullLyrics"),
+    choices=_full_lyrics_choices,
+)
+
+
+def _replace(d: Draft) -> ProviderRequest:
+    start, end = (float(x) for x in str(d.answers["window"]).split("-"))
+    limits = limits_for(d.model)
+    return build_request(
+        replace_section.ReplaceSectionRequest,
+        task_id=d.task_id or "",
+        audio_id=d.audio_id or "",
+        prompt=d.answers["lyrics"],
+        # The track's own title and style: the replaced version is the same song.
+        tags=d.default_style[: limits.style],
+        title=d.default_title[: limits.title],
+        infill_start_s=start,
+        infill_end_s=end,
+        full_lyrics=d.answers["full_lyrics"],
+        model=d.model,
+        track_duration=d.duration,
+    )
+
+
 @dataclass(frozen=True)
 class Flow:
     name: str
@@ -435,6 +512,13 @@ FLOWS: dict[str, Flow] = {
         uses_upload=False,
     ),
     "extend": Flow("extend", TaskKind.EXTEND, (CONTINUE_AT, STYLE, LYRICS), _extend, uses_upload=False),
+    "replace": Flow(
+        "replace",
+        TaskKind.REPLACE_SECTION,
+        (REPLACE_WINDOW, REPLACE_LYRICS, FULL_LYRICS),
+        _replace,
+        uses_upload=False,
+    ),
 }
 UPLOAD_ACTIONS = ("cover", "upload_extend", "vocals", "instrumental")
 SHORT_STEM_SECONDS = 10

@@ -389,4 +389,31 @@ MESSAGES: dict[str, str] = {
     "CREDITS_ALERT_BELOW. Top it up at https://sunoapi.org before songs start to fail.",
     "admin.out_of_credits": "⚠️ The provider says the account is out of credits. Tasks fail until it is "
     "topped up.",
+    # Studio: Replace a section under a track (bot/studio/replace_section.py)
+    "button.replace": "Replace a section",
+    "kind.replace_section": "Replacing a section",
+    "replace.ask_window": "Which part should be replaced? Send it as start-end, e.g. 0:40-1:05: 10 to 60 "
+    "seconds, at most half the song (the track is {length} long, so at most {half} s).",
+    "replace.bad_window": "Please send the part as start-end, e.g. 0:40-1:05 or 40-65.",
+    "replace.window_order": "The part must end after it starts. Please send it as start-end, e.g. 0:40-1:05.",
+    "replace.window_short": "That part is {span} s long: it must be at least 10 s. Please send a longer one.",
+    "replace.window_long": "That part is {span} s long: at most 60 s can be replaced at once. Please send a "
+    "shorter one.",
+    "replace.window_half": "That part is {span} s long: at most half the song ({half} s) can be replaced. "
+    "Please send a shorter one.",
+    "replace.window_past_end": "The track is only {length} long: the part must end by then. Please send "
+    "another.",
+    "replace.ask_lyrics": "Send the new lyrics for that part.",
+    "replace.ask_full_lyrics": "Now send the whole song's lyrics as they should be after the change (the "
+    "parts you keep and the new one), or press the button: I'll keep the song's lyrics as they were and "
+    "add your new part after them as a [Replaced] section.",
+    "replace.keep_lyrics": "Keep the other lyrics as they were",
+    "replace.instrumental": "This track is instrumental: there are no lyrics to replace.",
+    "replace.too_short": "This track is too short to replace a part of it: it needs to be at least 20 "
+    "seconds long (the part is 10 seconds or more, and at most half the song).",
+    "field.fullLyrics": "The whole song's lyrics",
+    "field.infillWindow": "The part to replace (seconds)",
+    "field.infillStartS": "The start of the part",
+    "field.infillEndS": "The end of the part",
+    "error.505": "The music service has switched this feature off for now. Please try again later.",
 }

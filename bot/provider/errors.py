@@ -37,6 +37,10 @@ class Outcome(Enum):
 _NOT_MADE = {405, 430, 455, CODE_UNREACHABLE}
 # A server error, or no readable answer at all, may come after the task was made.
 _UNKNOWN = {500, CODE_NO_ANSWER, CODE_UNREADABLE}
+# Server-range codes that still say no result will come (replace-section's 500-body codes, §9): 501
+# "generation failed" and 505 "feature disabled". Waiting for a callback after them would only end in
+# "never confirmed", where the person should hear what happened.
+_FAILED_AT_ONCE = {501, 505}
 
 # One wording per situation; several codes may share one (busy is busy, whichever limit said so).
 _WORDING = {
@@ -52,6 +56,7 @@ _WORDING = {
     455: "error.455",
     500: "error.500",
     501: "error.501",
+    505: "error.505",
     531: "error.531",
     SENSITIVE_WORD_CODE: "error.sensitive",
     CODE_UNREACHABLE: "error.unreachable",
@@ -85,6 +90,8 @@ def outcome(code: int) -> Outcome:
     """What an answer with this code proves about a task-creating request that was sent."""
     if code in _NOT_MADE:
         return Outcome.NOT_MADE
+    if code in _FAILED_AT_ONCE:
+        return Outcome.REFUSED
     if code in _UNKNOWN or code >= 500:
         return Outcome.UNKNOWN
     return Outcome.REFUSED  # 4xx: the provider looked at the request and said no

@@ -150,11 +150,12 @@ class RuleError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SourceTrack:
-    """What extend needs to know about a track this emulator produced."""
+    """What extend (and replace-section) need to know about a track this emulator produced."""
 
     model: str
     duration: float
     ready: bool
+    task_id: str = ""  # the task that made it (replace-section names both)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from emulators.provider.rules import (
 )
 from emulators.provider.studio.files import StudioHost
 from emulators.provider.tasks import (
+    REMAKE_KINDS,
     DownloadRecord,
     EmulatedTask,
     EmulatedTrack,
@@ -499,7 +500,12 @@ class ProviderEmulator(UploadHost, MediaHost):
         track = self._tracks.get(audio_id)
         if track is None:
             return None
-        return SourceTrack(model=track.model, duration=track.duration, ready=track.audio_ready)
+        task_id = next(
+            (t.task_id for t in self.tasks.values() if any(x.id == audio_id for x in t.tracks)), ""
+        )
+        return SourceTrack(
+            model=track.model, duration=track.duration, ready=track.audio_ready, task_id=task_id
+        )
 
     def _create_task(self, kind: str, path: str, body: dict[str, Any], model: str) -> EmulatedTask:
         self.credits -= self.cost_per_task
@@ -513,7 +519,8 @@ class ProviderEmulator(UploadHost, MediaHost):
             script=script,
             created_at=time.monotonic(),
         )
-        source = self._tracks.get(str(body.get("audioId"))) if kind == "extend" else None
+        sourced = kind == "extend" or kind in REMAKE_KINDS
+        source = self._tracks.get(str(body.get("audioId"))) if sourced else None
         task.tracks = build_tracks(
             task,
             variant=len(self.tasks),

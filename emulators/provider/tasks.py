@@ -46,6 +46,9 @@ ADD_KINDS = frozenset({"add_vocals", "add_instrumental"})
 # music-shaped tools add themselves (emulators/provider/studio/).
 COMPLETE_ONLY_KINDS: set[str] = set(ADD_KINDS)
 INSTRUMENTAL_KINDS: set[str] = {"add_instrumental"}
+# Kinds that remake the track named by audioId (replace-section): its length, and its title and tags
+# unless the request gives its own.
+REMAKE_KINDS: set[str] = set()
 MODEL_NAMES = {
     "V4": "chirp-v4",
     "V4_5": "chirp-v4-5",
@@ -293,6 +296,8 @@ def _texts(kind: str, body: dict[str, Any], source: EmulatedTrack | None) -> tup
         tags = "dreamy synth-pop, warm bass"
     if instrumental:
         lyrics = ""
+    elif kind in REMAKE_KINDS:
+        lyrics = str(body.get("fullLyrics") or "") or (source.prompt if source else "")
     elif (custom or kind == "add_vocals") and prompt:
         lyrics = prompt
     else:
@@ -310,6 +315,8 @@ def build_tracks(
 ) -> list[EmulatedTrack]:
     """Two real MP3s with distinct tones (``variant`` rotates them so tasks differ) and covers."""
     title, tags, lyrics = _texts(task.kind, task.body, source)
+    if source is not None and task.kind in REMAKE_KINDS:
+        track_seconds = source.duration
     tracks = []
     for index in range(2):
         frequency = _TRACK_FREQUENCIES[(variant * 2 + index) % len(_TRACK_FREQUENCIES)]
@@ -508,7 +515,8 @@ class _TaskRun:
         if self.script.sensitive and first:
             self._fail(400, SENSITIVE_MESSAGE, status="SENSITIVE_WORD_ERROR")
             return True
-        if self.script.fail_with and stage == "first":
+        # A kind that reports `complete` only fails there: a scripted failure must not be skipped.
+        if self.script.fail_with and (stage == "first" or (first and stage == "complete")):
             self._fail(*self.script.fail_with)
             return True
         return False

@@ -7,9 +7,19 @@ emulator's usual task runner; tools with their own result shapes add their route
 from __future__ import annotations
 
 from emulators.provider import rules, tasks
-from emulators.provider.studio import boost, lyrics, persona, sounds, stems, timed_lyrics, video, wav
+from emulators.provider.studio import (
+    boost,
+    lyrics,
+    persona,
+    replace_section,
+    sounds,
+    stems,
+    timed_lyrics,
+    video,
+    wav,
+)
 
-MUSIC_TOOLS = (sounds,)
+MUSIC_TOOLS = (sounds, replace_section)
 FILE_TOOLS = (
     wav,
     stems,
@@ -28,4 +38,7 @@ def register() -> None:
         rules.register_kind(tool.ENDPOINT, tool.KIND, tool.FIELDS, tool.check)
         tasks.TASK_TYPES[tool.KIND] = tool.TYPE
         tasks.COMPLETE_ONLY_KINDS.add(tool.KIND)
-        tasks.INSTRUMENTAL_KINDS.add(tool.KIND)
+        if tool.INSTRUMENTAL:
+            tasks.INSTRUMENTAL_KINDS.add(tool.KIND)
+        if getattr(tool, "REMAKES_SOURCE", False):  # its tracks are versions of the one it names
+            tasks.REMAKE_KINDS.add(tool.KIND)

@@ -14,6 +14,7 @@ from emulators.provider.rules import Finder, RuleError, _limit, _model, _optiona
 ENDPOINT = "generate/sounds"
 KIND = "sounds"
 TYPE = "SOUNDS"
+INSTRUMENTAL = True  # sounds make no lyrics
 FIELDS = frozenset({"prompt", "model", "soundLoop", "soundTempo", "soundKey", "grabLyrics", "callBackUrl"})
 PROMPT_LIMIT = 500
 _NOTES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
