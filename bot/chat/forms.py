@@ -402,8 +402,9 @@ def _extend(d: Draft) -> ProviderRequest:
 # ---- Replace a section (bot/studio/replace_section.py) ----
 
 
-def _clock_or_seconds(seconds: float) -> str:
-    return _clock(seconds) if seconds >= 60 else f"{seconds:g} s"
+def _longest_shown(draft: Draft) -> str:
+    # Whole seconds, rounded down: a part as long as the figure shown is always accepted.
+    return str(math.floor(replace_section.longest_span(draft.duration)))
 
 
 def _replace_window(answer: str, draft: Draft) -> str:
@@ -413,16 +414,16 @@ def _replace_window(answer: str, draft: Draft) -> str:
         raise AnswerProblem(
             f"replace.window_{broken}",
             span=f"{round(end - start, 2):g}",
-            half=f"{replace_section.longest_span(draft.duration):g}",
-            length=_clock_or_seconds(draft.duration or 0),
+            half=_longest_shown(draft),
+            length=_clock(draft.duration or 0),
         )
     return f"{start:g}-{end:g}"
 
 
 def _replace_window_values(draft: Draft) -> dict[str, object]:
     return {
-        "length": _clock_or_seconds(draft.duration or 0),
-        "half": f"{replace_section.longest_span(draft.duration):g}",
+        "length": _clock(draft.duration or 0),
+        "half": _longest_shown(draft),
     }
 
 
