@@ -12,6 +12,7 @@ breaks, so the question and the request model refuse with the same rule in their
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from pydantic import Field, model_validator
@@ -93,12 +94,13 @@ class ReplaceSectionRequest(TrackToolRequest):
         start, end, duration = self.infill_start_s, self.infill_end_s, self.track_duration
         broken = window_rule(start, end, duration)
         span = round(end - start, 2)
+        # A problem's limit is whole seconds (rounded down, so the figure shown is always allowed).
         if broken == "order":
-            raise rules.out_of_range("infillStartS", 0, round(max(end, 0), 2), start)
+            raise rules.out_of_range("infillStartS", 0, math.floor(max(end, 0)), start)
         if broken == "past_end":
-            raise rules.out_of_range("infillEndS", SPAN[0], round(duration or 0, 2), end)
+            raise rules.out_of_range("infillEndS", SPAN[0], math.floor(duration or 0), end)
         if broken is not None:
-            raise rules.out_of_range("infillWindow", SPAN[0], longest_span(duration), span)
+            raise rules.out_of_range("infillWindow", SPAN[0], math.floor(longest_span(duration)), span)
         return self
 
 

@@ -147,3 +147,14 @@ def test_a_style_waiting_to_be_boosted_survives_a_restart_and_old_drafts_wait_fo
     assert isinstance(older, dict)
     del older["boost"]  # written before "Improve this style" existed
     assert draft_from_json(older).boost is False
+
+
+def test_the_lyrics_a_section_is_replaced_in_survive_a_restart_and_old_drafts_have_none() -> None:
+    draft = new_draft("replace")
+    draft.source_lyrics = "[Verse]\nold words"
+    draft.answers, draft.step = {"window": "10-25"}, 1
+    assert draft_from_json(stored(draft)).source_lyrics == "[Verse]\nold words"
+    older = stored(draft)
+    assert isinstance(older, dict)
+    del older["source_lyrics"]  # written before Replace a section existed
+    assert draft_from_json(older).source_lyrics == ""
