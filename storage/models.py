@@ -67,6 +67,7 @@ class TaskKind(StrEnum):
     PERSONA = "persona"
     # Studio part 3: boost style (bot/studio/boost.py)
     BOOST_STYLE = "boost_style"
+    COVER_ART = "cover_art"  # cover art of a music task (bot/studio/cover.py)
 
     @property
     def studio(self) -> bool:

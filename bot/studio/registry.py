@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.studio import lyrics, persona, sounds, stems, timed_lyrics, video, wav
 from bot.studio.boost import TOOL as BOOST
+from bot.studio.cover import TOOL as COVER
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
@@ -19,6 +20,7 @@ TOOLS: dict[TaskKind, Tool] = {
         persona.TOOL,
         lyrics.TOOL,
         BOOST,
+        COVER,
     )
 }
 
