@@ -119,7 +119,7 @@ class TaskRepository:
         return Task.from_row(row) if row else None
 
     async def not_failed_of_kind(self, user_id: int, kind: TaskKind) -> list[Task]:
-        """A person's tasks of one kind that have not failed, oldest first (a studio tool's earlier results)."""
+        """A person's tasks of one kind that have not failed, oldest first (a tool's earlier results)."""
         rows = await self._db.fetchall(
             "SELECT * FROM tasks WHERE user_id = ? AND kind = ? AND stage <> 'failed' ORDER BY id",
             (user_id, kind.value),

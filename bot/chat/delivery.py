@@ -87,7 +87,8 @@ class TrackDelivery:
         """Send the track as audio; `followers`: tracks of the chat still to come after it.
 
         `cover_required`: the cover is the point of this send (Use as cover), so a cover that cannot be
-        fetched or made into a thumbnail fails the send (ProviderDownloadError) instead of leaving it out.
+        fetched or made into a thumbnail fails the send (ProviderDownloadError) instead of leaving it out,
+        and the audio is uploaded, never given by URL: Telegram documents thumbnails for uploads only.
         """
         started = time.monotonic()
         url = track.audio_url
@@ -104,7 +105,7 @@ class TrackDelivery:
             "reply_markup": extend_button(texts, track),
             "followers": followers,
         }
-        if await self._telegram_can_fetch(track, url):
+        if not cover_required and await self._telegram_can_fetch(track, url):
             try:
                 message = await self._uploader.send_audio_by_url(url=url, **details)
             except BadRequest as error:

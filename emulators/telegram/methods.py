@@ -532,8 +532,13 @@ class BotApiMethods:
         source = params[kind]
         existing = self._existing_file(source, kind)
         thumbnail = params.get("thumbnail")
-        # Thumbnails can only be uploaded, never reused; a string is ignored as the real server does.
-        thumb_upload = thumbnail if isinstance(thumbnail, Upload) and kind not in ("voice", "photo") else None
+        # Thumbnails can only be uploaded, never reused; a string is ignored as the real server does. A
+        # file sent again by its file_id keeps what it has: a thumbnail comes only with a new upload.
+        thumb_upload = (
+            thumbnail
+            if isinstance(thumbnail, Upload) and kind not in ("voice", "photo") and existing is None
+            else None
+        )
         if thumb_upload is not None:
             _check_thumbnail(thumb_upload)
         fetched = await self._fetch_source(call, source, kind, existing)
