@@ -545,6 +545,10 @@ class BotApiMethods:
         self._admit(call)
         stored, sent_by = await self._store_file(source, kind, existing, fetched, params)
         thumb = await self._adopt(thumb_upload, "thumbnail") if thumb_upload is not None else None
+        if thumb is not None:
+            stored.meta["thumbnail"] = thumb.file_id
+        elif existing is not None:  # sent again by file_id: the thumbnail it was uploaded with
+            thumb = self.store.files.get(str(existing.meta.get("thumbnail") or ""))
         media = self.store.media_api_dict(kind, stored, thumb)
         message = self.store.add_bot_message(
             call.chat,
@@ -627,6 +631,7 @@ class BotApiMethods:
                 "performer": params.get("performer", previous.get("performer")),
                 "width": params.get("width", previous.get("width")),
                 "height": params.get("height", previous.get("height")),
+                "thumbnail": previous.get("thumbnail"),
             }
         sent_by = "upload" if isinstance(source, Upload) else "url" if fetched else "file_id"
         return stored, sent_by
