@@ -168,6 +168,7 @@ class TrackDelivery:
             return None, 0
         thumbnail = await asyncio.to_thread(make_thumbnail, data)
         if thumbnail is None and required:
+            # Final (as too_big is): fetching it again brings the same bytes, so the person is told now.
             raise ProviderDownloadError(f"the cover of track {track.id} is no image", too_big=True)
         return thumbnail, len(data)
 

@@ -7,6 +7,7 @@ from bot.studio.cover import CoverRequest
 from bot.tasks.submitter import POLLING_CALLBACK_URL
 from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
+from emulators.provider.studio import cover as emulated_cover
 from emulators.telegram.server import TelegramEmulator
 from emulators.telegram.state import ChatMessage
 from storage.models import Stage, TaskKind
@@ -253,3 +254,44 @@ async def test_use_as_cover_for_someone_elses_image_or_track_is_refused(
     await telegram.wait_for(lambda: sum("no longer available" in a for a in _answers(telegram)) == 2)
     await bot.services.tasks.idle()
     assert len(telegram.calls("sendAudio")) == sendaudio
+
+
+async def test_a_resend_telegram_refuses_for_good_is_told_to_the_person(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
+) -> None:
+    _, track_id, choice = await _cover_art(telegram, bot)
+    track = await bot.services.storage.tasks.track(track_id)
+    assert track is not None
+    audios_before = len(telegram.audios(ALICE))
+    telegram.fail_next("sendAudio", error_code=400, description="Bad Request: AUDIO_INVALID")
+    await telegram.user_presses_button(ALICE, choice.message_id, choice.button_data()[0])
+
+    def told() -> bool:
+        return any("could not send" in (m.text or "") for m in telegram.bot_messages(ALICE))
+
+    await telegram.wait_for(told, timeout=15)
+    assert track.title in next(
+        m.text or "" for m in telegram.bot_messages(ALICE) if "could not send" in (m.text or "")
+    )
+    assert len(telegram.audios(ALICE)) == audios_before
+
+
+async def test_one_image_comes_as_a_photo_with_its_own_button(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator, monkeypatch
+) -> None:
+    monkeypatch.setattr(emulated_cover, "COLOURS", ((10, 160, 90),))  # the provider made one image this time
+    message_id, track_id = await _song(telegram, bot)
+    await _press_cover(telegram, message_id, track_id)
+    await telegram.wait_for(lambda: len(_photos(telegram)) == 1, timeout=20)
+    await bot.services.tasks.idle()
+    [photo] = _photos(telegram)
+    assert photo.media_group_id is None and len(telegram.calls("sendPhoto")) == 1
+    [button] = photo.button_data()
+    assert button.startswith("usecov:") and button.endswith(f":{track_id}")
+    assert "Use as cover" in str(photo.reply_markup) and _choices(telegram) == [photo]
+
+    audios_before = len(telegram.audios(ALICE))
+    await telegram.user_presses_button(ALICE, photo.message_id, button)
+    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == audios_before + 1, timeout=15)
+    resent = telegram.audios(ALICE)[-1]
+    assert resent.audio is not None and resent.audio["thumbnail"]["width"] <= 320
