@@ -143,7 +143,8 @@ async def use_cover(
 ) -> str:
     """Queue the track's audio to be sent again with this image as its thumbnail; the answer's key.
 
-    A press already queued (or done) is not queued again: a quick second tap sends nothing twice.
+    A press already queued (or done) is not queued again: a quick second tap sends nothing twice. One
+    that failed for good (the person was told) is tried afresh.
     """
     image = await storage.results.file(image_id)
     cover = await storage.tasks.get(image.task_id) if image is not None else None
@@ -166,6 +167,8 @@ async def use_cover(
         return "studio.gone"
     work = NewWork(Kind.DELIVER, image.id, music.id, music.chat_id, now, topic=f"{COVER_TOPIC}:{track.id}")
     written = await queue.want([work])
+    if not written and await storage.work.forget_failed(work.key):
+        written = await queue.want([work])
     return "cover.resending" if written else "cover.resent_already"
 
 

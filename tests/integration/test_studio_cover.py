@@ -275,6 +275,10 @@ async def test_a_resend_telegram_refuses_for_good_is_told_to_the_person(
     )
     assert len(telegram.audios(ALICE)) == audios_before
 
+    # Told it failed, the person may press again: a new attempt, not "on its way already".
+    await telegram.user_presses_button(ALICE, choice.message_id, choice.button_data()[0])
+    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == audios_before + 1, timeout=15)
+
 
 async def test_one_image_comes_as_a_photo_with_its_own_button(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator, monkeypatch
