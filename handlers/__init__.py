@@ -26,7 +26,7 @@ from handlers.privacy import forget, forget_chosen
 from handlers.screen import screen
 from handlers.sharing import share_button
 from handlers.start import help_command, language, language_chosen, start, status
-from handlers.studio import lyrics_command, more_button, sound, tool_button
+from handlers.studio import lyrics_command, more_button, sound, tool_button, use_cover_button
 from handlers.unknown import (
     closed_question_button,
     unknown_button,
@@ -73,6 +73,7 @@ def register_handlers(application: Application, *, admin_ids: list[int]) -> None
     # The studio: More… and Back under a track, and its tools (handlers/studio.py).
     application.add_handler(CallbackQueryHandler(more_button, pattern=r"^(more|back):"))
     application.add_handler(CallbackQueryHandler(tool_button, pattern=r"^st:"))
+    application.add_handler(CallbackQueryHandler(use_cover_button, pattern=r"^usecov:\d+:\d+$"))
     for handler in admin_handlers(admin_ids):
         application.add_handler(handler)
     # Not blocking: while a file is fetched and checked, the person's other updates go on (and a second

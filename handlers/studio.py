@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from telegram import Update
 from telegram.error import BadRequest
@@ -12,7 +13,7 @@ from bot.chat.explain import explain_problems
 from bot.i18n import Texts
 from bot.provider.models import InvalidRequest, ProviderRequest, build_request
 from bot.services import BotContext, services_of
-from bot.studio import lyrics, sounds
+from bot.studio import cover, lyrics, sounds
 from bot.studio.keyboard import more_keyboard, tool_by_code
 from bot.tasks.service import TaskRefused
 from handlers.common import person_of, reply
@@ -122,7 +123,30 @@ async def tool_button(update: Update, context: BotContext) -> None:
         await reply(update, texts(refusal))
         return
     await query.answer()
+    if tool.existing is not None:  # one result per song (cover art): what the person has is shown again
+        shown = await tool.existing(services_of(context).storage, texts, task, track)
+        if shown is not None:
+            await reply(update, shown[0], reply_markup=shown[1])
+            return
     await start_tool(update, context, person, tool.kind, tool.request, tool.from_track(task, track))
+
+
+async def use_cover_button(update: Update, context: BotContext) -> None:
+    """Use as cover: `usecov:<image>:<track>` re-sends the track with that image (bot/studio/cover.py)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    person = await person_of(update, context)
+    services = services_of(context)
+    _, image_part, track_part = query.data.split(":")
+    key = await cover.use_cover(
+        services.storage,
+        services.tasks.queue,
+        user_id=person.user_id,
+        image_id=int(image_part),
+        track_id=int(track_part),
+        now=time.time(),
+    )
+    await query.answer(Texts(person.locale)(key))
 
 
 def refusal_for(kind: TaskKind, task: Task, track: Track) -> str | None:

@@ -68,6 +68,7 @@ class TaskKind(StrEnum):
     # Studio part 3: boost style (bot/studio/boost.py)
     BOOST_STYLE = "boost_style"
     REPLACE_SECTION = "replace_section"  # replace a section of a track (bot/studio/replace_section.py)
+    COVER_ART = "cover_art"  # cover art of a music task (bot/studio/cover.py)
 
     @property
     def studio(self) -> bool:

@@ -14,6 +14,9 @@ from storage.models import FileData, Persona, ResultFile
 from storage.work import Kind, NewWork
 
 FILES_TOPIC = "files"  # deliver:files:<task id>
+COVER_TOPIC = (
+    "cover"  # deliver:cover:<track id>:<image file id>, a track re-sent with a cover (bot/studio/cover.py)
+)
 
 _INSERT_FILE = """
     INSERT INTO task_files (task_id, position, name, media, url, body, title)

@@ -114,6 +114,18 @@ class TaskRepository:
             ]
         return tasks
 
+    async def with_provider_id(self, provider_task_id: str) -> Task | None:
+        row = await self._db.fetchone("SELECT * FROM tasks WHERE provider_task_id = ?", (provider_task_id,))
+        return Task.from_row(row) if row else None
+
+    async def not_failed_of_kind(self, user_id: int, kind: TaskKind) -> list[Task]:
+        """A person's tasks of one kind that have not failed, oldest first (a tool's earlier results)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM tasks WHERE user_id = ? AND kind = ? AND stage <> 'failed' ORDER BY id",
+            (user_id, kind.value),
+        )
+        return [Task.from_row(row) for row in rows]
+
     async def require(self, task_id: int) -> Task:
         task = await self.get(task_id)
         if task is None:

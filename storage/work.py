@@ -296,6 +296,10 @@ class WorkRepository:
         rows = await self._db.fetchall("SELECT kind, state, COUNT(*) FROM work GROUP BY kind, state")
         return {(row[0], row[1]): int(row[2]) for row in rows}
 
+    async def forget_failed(self, key: str) -> bool:
+        """Drop a one-shot item that failed for good, so the person asking again gets a new attempt."""
+        return await self._db.execute("DELETE FROM work WHERE key = ? AND state = 'failed'", (key,)) > 0
+
     async def prune(self, *, older_than: float) -> int:
         """Finished rows past the retention window; pending ones are never dropped."""
         return await self._db.execute(

@@ -81,6 +81,35 @@ class Deliveries:
             what=f"task {task.id}: track {track.id} given as a link in message {message.message_id}",
         )
 
+    async def deliver_cover(self, track_id: int, image_id: int) -> None:
+        """Use as cover: the track's audio sent again, uploaded anew with the image as its thumbnail
+        (Telegram takes a thumbnail only with an upload, never with a file_id). Nothing is recorded on
+        the track: it was delivered already, and the work item is the record of this send."""
+        track = await self._storage.tasks.track(track_id)
+        image = await self._storage.results.file(image_id)
+        if track is None or image is None or not image.url or not track.audio_url:
+            return
+        task, locale = await self._storage.tasks.with_locale(track.task_id)
+        if self._pacer is not None:
+            await self._pacer.wait_ready(task.chat_id)
+        covered = track.model_copy(update={"image_url": image.url})
+        message = await self._delivery.send(task, covered, Texts(locale), cover_required=True)
+        log.info(
+            "task %s: track %s sent again with cover %s as message %s",
+            task.id,
+            track.id,
+            image_id,
+            message.message_id,
+        )
+
+    async def give_up_cover(self, track_id: int) -> None:
+        """The re-send kept failing: the person is told, so the press is not silently lost."""
+        track = await self._storage.tasks.track(track_id)
+        if track is None:
+            return
+        task, locale = await self._storage.tasks.with_locale(track.task_id)
+        await self._bot.send_message(task.chat_id, Texts(locale)("cover.resend_failed", title=track.title))
+
     async def deliver_files(self, task_id: int) -> None:
         """A studio task's files (bot/studio/delivery.py), each sent once."""
         if self._files is None:

@@ -81,12 +81,19 @@ class TrackDelivery:
         self._slots = asyncio.Semaphore(concurrency)
         self._url_schemes = frozenset(s.lower() for s in url_schemes)
 
-    async def send(self, task: Task, track: Track, texts: Texts, *, followers: int = 0) -> Message:
-        """Send the track as audio; `followers`: tracks of the chat still to come after it."""
+    async def send(
+        self, task: Task, track: Track, texts: Texts, *, followers: int = 0, cover_required: bool = False
+    ) -> Message:
+        """Send the track as audio; `followers`: tracks of the chat still to come after it.
+
+        `cover_required`: the cover is the point of this send (Use as cover), so a cover that cannot be
+        fetched or made into a thumbnail fails the send (ProviderDownloadError) instead of leaving it out,
+        and the audio is uploaded, never given by URL: Telegram documents thumbnails for uploads only.
+        """
         started = time.monotonic()
         url = track.audio_url
         assert url is not None
-        thumbnail, spent = await self._thumbnail(track)
+        thumbnail, spent = await self._thumbnail(track, required=cover_required)
         caption = texts("audio.caption", tags=track.tags)[: MessageLimit.CAPTION_LENGTH]
         details: dict[str, Any] = {
             "chat_id": task.chat_id,
@@ -98,7 +105,7 @@ class TrackDelivery:
             "reply_markup": extend_button(texts, track),
             "followers": followers,
         }
-        if await self._telegram_can_fetch(track, url):
+        if not cover_required and await self._telegram_can_fetch(track, url):
             try:
                 message = await self._uploader.send_audio_by_url(url=url, **details)
             except BadRequest as error:
@@ -148,16 +155,22 @@ class TrackDelivery:
         self._metrics.delivery_seconds.observe(time.monotonic() - started)
         return message
 
-    async def _thumbnail(self, track: Track) -> tuple[bytes | None, int]:
+    async def _thumbnail(self, track: Track, *, required: bool = False) -> tuple[bytes | None, int]:
         """The cover as a thumbnail, and the bytes downloaded for it."""
         if not track.image_url:
             return None, 0
         try:
             data = await self._media.fetch(track.image_url, max_bytes=MAX_IMAGE_BYTES)
         except ProviderDownloadError as error:
+            if required:
+                raise
             log.info("no cover for track %s: %s", track.id, error)
             return None, 0
-        return await asyncio.to_thread(make_thumbnail, data), len(data)
+        thumbnail = await asyncio.to_thread(make_thumbnail, data)
+        if thumbnail is None and required:
+            # Final (as too_big is): fetching it again brings the same bytes, so the person is told now.
+            raise ProviderDownloadError(f"the cover of track {track.id} is no image", too_big=True)
+        return thumbnail, len(data)
 
 
 def _about_the_chat(error: BadRequest) -> bool:

@@ -29,6 +29,7 @@ from telegram.error import TelegramError
 
 from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderDownloadError
+from bot.studio.cover import cover_refs
 from bot.tasks.retry import judge
 from bot.tasks.work_queue import WorkQueue
 from bot.telegram.pacing import PREEMPTIBLE, Preemptible
@@ -54,6 +55,10 @@ class DeliversTracks(Protocol):  # bot/chat/deliveries.py Deliveries
     async def deliver_files(self, task_id: int) -> None: ...  # a studio task's files (bot/studio/)
 
     async def give_up_files(self, task_id: int) -> None: ...
+
+    async def deliver_cover(self, track_id: int, image_id: int) -> None: ...  # Use as cover
+
+    async def give_up_cover(self, track_id: int) -> None: ...
 
 
 @dataclass
@@ -159,6 +164,9 @@ class Outbox:
                     elif _files(current):
                         await self._deliveries.deliver_files(_ref(current))
                         done = True
+                    elif (refs := cover_refs(current.key)) is not None:
+                        await self._deliveries.deliver_cover(*refs)
+                        done = True
                     else:
                         await self._deliveries.deliver(_ref(current), followers=len(work.deliveries))
                         done = True
@@ -230,7 +238,16 @@ class Outbox:
                 item, delay=verdict.retry_in, error=verdict.reason, waiting_for=verdict.waiting_for
             )
             return
-        if isinstance(error, ProviderDownloadError) and item.kind is Kind.DELIVER:
+        refs = cover_refs(item.key)
+        if refs is not None:
+            try:
+                await self._deliveries.give_up_cover(refs[0])
+            except Exception as second:  # Telegram is refusing too: keep trying later
+                self._queue.retry(
+                    item, delay=judge(second, item.attempts).retry_in or 60.0, error=str(second)
+                )
+                return
+        elif isinstance(error, ProviderDownloadError) and item.kind is Kind.DELIVER:
             try:
                 if _files(item):
                     await self._deliveries.give_up_files(_ref(item))

@@ -416,4 +416,17 @@ MESSAGES: dict[str, str] = {
     "field.infillStartS": "The start of the part",
     "field.infillEndS": "The end of the part",
     "error.505": "The music service has switched this feature off for now. Please try again later.",
+    # Studio: cover art (bot/studio/cover.py)
+    "kind.cover_art": "Cover art",
+    "button.cover_art": "Cover art",
+    "button.use_cover": "Use as cover",
+    "button.use_cover_n": "Use cover {n}",
+    "cover.choose": "Which one should be the cover of «{title}»?",
+    "cover.have": "This song has its cover art already (above). Which one should be the cover of «{title}»?",
+    "cover.coming": "Cover art for this song is on its way already.",
+    "cover.resending": "Sending the track again with this cover…",
+    "cover.resent_already": "This cover is on its way to this track already, or was sent above.",
+    "cover.resend_failed": "I could not send «{title}» again with its new cover. Try another image, "
+    "or this one later.",
+    "error.duplicate": "This song's cover art is being made already: it comes in its own message.",
 }

@@ -76,14 +76,17 @@ class ProviderClient:
         task, so the caller decides what happens next. `before_send` runs once the budget lets the
         request go, just before it leaves (the caller records that the outcome is now uncertain).
         """
-        envelope = await self._request(
-            "POST",
-            self._base_url + request.endpoint,
-            json=request.body(callback_url),
-            ticket=ticket,
-            creates_task=True,
-            before_send=before_send,
-        )
+        try:
+            envelope = await self._request(
+                "POST",
+                self._base_url + request.endpoint,
+                json=request.body(callback_url),
+                ticket=ticket,
+                creates_task=True,
+                before_send=before_send,
+            )
+        except ProviderError as error:
+            raise _in_house_terms(request, error) from None
         task_id = task_id_of(envelope)
         if task_id is None:
             # Accepted, so probably made and charged: a 500 leaves the outcome unknown, never retried.
@@ -246,12 +249,21 @@ class ProviderClient:
         if code != 200:
             self._count_error(str(code))
             message = first_text(envelope, ("msg", "message", "errorMessage", "errorMsg")) or "error"
-            raise ProviderError(envelope_code(code), message)
+            raise ProviderError(envelope_code(code), message, task_id=task_id_of(envelope))
         return envelope
 
     def _count_error(self, code: str) -> None:
         if self._metrics is not None:
             self._metrics.provider_errors.labels(code=code).inc()
+
+
+def _in_house_terms(request: ProviderRequest, error: ProviderError) -> ProviderError:
+    """An endpoint with its own code list (cover art's 402 and 429, provider-tools.md §7) read as the
+    codes bot/provider/errors.py classifies, so what a code proves is still decided in one place."""
+    code = request.codes.get(error.code)
+    if code is None or isinstance(error, ProviderUnavailable):
+        return error
+    return ProviderError(code, error.message, task_id=error.task_id)
 
 
 def _unreadable_code(status: int) -> int:

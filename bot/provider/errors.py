@@ -24,6 +24,7 @@ CODE_INTERRUPTED = 1002
 CODE_INTERNAL = 1003
 CODE_UNCONFIRMED = 1004  # the submission's answer was lost and no callback adopted the task in time
 CODE_UNREADABLE = 1005  # an HTTP 5xx (or 200) whose body is no envelope: a proxy or a crashed server
+CODE_DUPLICATE = 1006  # a one-per-parent result another of our tasks already follows (bot/studio/cover.py)
 CODE_TIMEOUT = 408  # the provider's own "timed out", and ours when a task takes longer than we wait
 
 
@@ -65,6 +66,7 @@ _WORDING = {
     CODE_INTERRUPTED: "error.interrupted",
     CODE_INTERNAL: "error.internal",
     CODE_UNCONFIRMED: "error.unconfirmed",
+    CODE_DUPLICATE: "error.duplicate",
 }
 # For a task built on an uploaded file, these codes are about the file rather than the text.
 _UPLOAD_WORDING = {400: "error.upload_400", 413: "error.upload_413"}
@@ -78,6 +80,7 @@ _OURS = {
     CODE_INTERNAL,
     CODE_UNCONFIRMED,
     CODE_UNREADABLE,
+    CODE_DUPLICATE,
 }
 
 
@@ -109,10 +112,12 @@ def wording(code: int | None, *, upload: bool = False) -> str:
 class ProviderError(Exception):
     """The provider refused or failed a request; `code` is its envelope code (or one of ours above)."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, *, task_id: str | None = None) -> None:
         super().__init__(f"provider error {code}: {message}")
         self.code = code
         self.message = message
+        # A refusal that names a task: a one-per-parent endpoint's "already made" (bot/studio/cover.py).
+        self.task_id = task_id
 
     @property
     def outcome(self) -> Outcome:

@@ -86,6 +86,8 @@ class ProviderRequest(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
     endpoint: ClassVar[str]
+    # An endpoint whose own code list differs from the shared one (API §4): its codes as the shared ones.
+    codes: ClassVar[Mapping[int, int]] = {}
 
     negative_tags: str | None = None
     vocal_gender: Literal["m", "f"] | None = None

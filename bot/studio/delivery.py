@@ -18,13 +18,22 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMediaAudio, Message
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaAudio,
+    InputMediaPhoto,
+    Message,
+)
 from telegram.constants import FileSizeLimit, MediaGroupLimit, MessageLimit
 
 from bot.i18n import Texts
 from bot.ops.metrics import Metrics
 from bot.provider.client import ProviderDownloadError
 from bot.provider.media import MediaFetcher
+from bot.studio import cover
 from bot.studio.persona import saved_persona
 from bot.studio.registry import tool_for
 from bot.tasks.retry import until_stored
@@ -78,9 +87,12 @@ class FileDelivery:
         files = [f for f in await self._storage.results.files(task_id) if f.sent_at is None]
         title = await self._track_title(task)
         audios = [f for f in files if f.media == "audio" and f.url]
+        photos = [f for f in files if f.media == "photo" and f.url]
         for result in files:
-            if result not in audios:
+            if result not in audios and result not in photos:
                 await self._send_one(task, texts, title, result)
+        if photos:
+            await self._send_photos(task, texts, photos)
         if len(audios) == 1:
             await self._send_one(task, texts, title, audios[0])
         elif ALBUM_MIN <= len(audios) <= ALBUM_MAX:
@@ -188,6 +200,36 @@ class FileDelivery:
             messages = await self._bot.send_media_group(task.chat_id, media=items)
         for result, message in zip(audios, messages, strict=False):
             await self._sent(task, [result], message, "album")
+
+    async def _send_photos(self, task: Task, texts: Texts, photos: list[ResultFile]) -> None:
+        """Images (cover art): one as a photo with its button, more as albums followed by one message
+        with a button per image (an album's photos cannot carry buttons). Each album is recorded as sent
+        only once its buttons are out too, so a retry never leaves images without them."""
+        track = await cover.track_of(self._storage, task) if task.kind is TaskKind.COVER_ART else None
+        for start in range(0, len(photos), ALBUM_MAX):
+            chunk = photos[start : start + ALBUM_MAX]
+            markup = cover.use_cover_keyboard(texts, chunk, track.id) if track is not None else None
+            with ExitStack() as stack:
+                uploads = []
+                for result in chunk:
+                    path = await self._download(task, result, stack)
+                    handle = stack.enter_context(path.open("rb"))
+                    uploads.append(InputFile(handle, filename=result.name, attach=len(chunk) > 1))
+                if len(chunk) == 1:
+                    message = await self._bot.send_photo(task.chat_id, photo=uploads[0], reply_markup=markup)
+                    await self._sent(task, chunk, message, "photo")
+                    continue
+                messages = await self._bot.send_media_group(
+                    task.chat_id, media=[InputMediaPhoto(upload) for upload in uploads]
+                )
+            if markup is not None:
+                await self._bot.send_message(
+                    task.chat_id,
+                    texts("cover.choose", title=track.title if track else ""),
+                    reply_markup=markup,
+                )
+            for result, message in zip(chunk, messages, strict=False):
+                await self._sent(task, [result], message, "album")
 
     async def _send_zip(self, task: Task, texts: Texts, title: str, audios: list[ResultFile]) -> None:
         with ExitStack() as stack:

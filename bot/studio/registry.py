@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.studio import lyrics, persona, replace_section, sounds, stems, timed_lyrics, video, wav
 from bot.studio.boost import TOOL as BOOST
+from bot.studio.cover import TOOL as COVER
 from bot.studio.tool import Tool
 from storage.models import TaskKind
 
@@ -20,6 +21,7 @@ TOOLS: dict[TaskKind, Tool] = {
         lyrics.TOOL,
         BOOST,
         replace_section.TOOL,
+        COVER,
     )
 }
 

@@ -8,7 +8,7 @@ task's kind is known (a callback is stored before anything else happens).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +18,13 @@ from bot.i18n import Texts
 from bot.provider.client import RECORD_INFO_PATH
 from bot.provider.models import ProviderRequest, ProviderSnapshot, first_text
 from storage.models import Stage, Task, TaskKind, Track
+from storage.store import Storage
 
 Reader = Callable[[dict[str, Any]], ProviderSnapshot]
 # How a text result is shown when it is more than its words: (texts, task, the text) -> message, buttons.
 Presenter = Callable[[Texts, Task, str], tuple[str, InlineKeyboardMarkup | None]]
+# A result the person has already: (storage, texts, the track's task, the track) -> message, buttons.
+Existing = Callable[[Storage, Texts, Task, Track], Awaitable[tuple[str, InlineKeyboardMarkup | None] | None]]
 # A synchronous tool's answer: (the task id we give it, the answer's data) -> its result.
 AnswerReader = Callable[[str, dict[str, Any]], ProviderSnapshot]
 
@@ -51,6 +54,11 @@ class Tool:
     # What makes it impossible on a track, known before anything is spent (a catalogue key), or None.
     refuse: Callable[[Task, Track], str | None] | None = None
     present: Presenter | None = None  # a text result's message and buttons (boost style's choice)
+    # One result per parent (cover art): a refusal with one of these codes that names a task means the
+    # provider made it before (our record of it lost); that task is adopted, polled and delivered.
+    repeat_codes: tuple[int, ...] = ()
+    # What the person already has from this tool for this track, shown instead of asking again.
+    existing: Existing | None = None
 
     @property
     def synchronous(self) -> bool:

@@ -58,14 +58,17 @@ def callback_reader(
     return read
 
 
-def record_reader(files_of: FilesOf) -> Callable[[dict[str, Any]], ProviderSnapshot]:
-    """A record-info `data` with a string `successFlag` and the result under `response` (camelCase)."""
+def record_reader(
+    files_of: FilesOf, *, success: object = "SUCCESS", pending: tuple[object, ...] = PENDING_FLAGS
+) -> Callable[[dict[str, Any]], ProviderSnapshot]:
+    """A record-info `data` with a `successFlag` (the string enum by default) and the result under
+    `response` (camelCase)."""
 
     def read(data: dict[str, Any]) -> ProviderSnapshot:
         task_id = first_text(data, ("taskId", "task_id"))
         if task_id is None:
             raise ValueError("record-info naming no task")
-        stage = flag_stage(data.get("successFlag"), success="SUCCESS", pending=PENDING_FLAGS)
+        stage = flag_stage(data.get("successFlag"), success=success, pending=pending)
         response = data.get("response")
         files = files_of(response) if isinstance(response, Mapping) else []
         if stage is Stage.COMPLETE and files:

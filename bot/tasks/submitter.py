@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from bot.chat.upload_files import local_file
 from bot.provider.client import ProviderClient
-from bot.provider.errors import CODE_UNCONFIRMED, Outcome, ProviderError
+from bot.provider.errors import CODE_DUPLICATE, CODE_UNCONFIRMED, Outcome, ProviderError
 from bot.provider.models import (
     AddInstrumentalRequest,
     AddVocalsRequest,
@@ -40,6 +40,7 @@ from bot.provider.models import (
     UploadExtendRequest,
 )
 from bot.studio.registry import tool_for
+from bot.studio.tool import Tool
 from bot.tasks.events import EventIntake
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.retry import backoff, until_stored
@@ -70,6 +71,13 @@ ADOPT_WINDOW = 600.0
 MAX_NOT_MADE_ATTEMPTS = 8
 QUEUE_REFRESH_SECONDS = 5.0
 QUEUE_FIRST_REFRESH_SECONDS = 0.5
+
+
+def _made_before(tool: Tool | None, error: ProviderError) -> str | None:
+    """The task a one-per-parent tool's refusal names as made already (provider-tools.md §7), or None."""
+    if tool is None or error.code not in tool.repeat_codes or not error.task_id:
+        return None
+    return error.task_id
 
 
 class Submitter:
@@ -164,11 +172,27 @@ class Submitter:
             )
         except ProviderError as error:
             self._waiting.pop(task.id, None)
+            existing = _made_before(tool, error)
+            if existing is not None:
+                await self._adopt_existing(item, task, existing, error)
+                return
             await self._refused(item, task, error)
             return
         finally:
             self._waiting.pop(task.id, None)
         await self._accepted(item, task, provider_task_id)
+
+    async def _adopt_existing(self, item: WorkItem, task: Task, existing: str, error: ProviderError) -> None:
+        """The provider made this parent's one result before: that task is ours to poll and deliver,
+        unless another of our tasks already follows it (then this one is a duplicate and ends)."""
+        holder = await self._storage.tasks.with_provider_id(existing)
+        if holder is not None and holder.id != task.id:
+            log.info("task %s: provider task %s is task %s's already", task.id, existing, holder.id)
+            await self._life.fail(task, ProviderError(CODE_DUPLICATE, error.message))
+            self._queue.done(item)
+            return
+        log.info("task %s: the provider had made it before, as %s; following that task", task.id, existing)
+        await self._accepted(item, task, existing)
 
     async def _prepare(self, item: WorkItem) -> tuple[Task, ProviderRequest] | None:
         """The task and its request, or None when there is nothing to send (the item is then settled)."""

@@ -135,9 +135,12 @@ class WorkQueue:
 
     # ---- taking work ------------------------------------------------------------------------------
 
-    async def want(self, items: list[NewWork], hints: dict[str, Any] | None = None) -> None:
-        """Record work and start on it (when due and nobody else holds it)."""
-        self.take(await self._repo.want(items, now=self._now(), lease=self.lease()), hints)
+    async def want(self, items: list[NewWork], hints: dict[str, Any] | None = None) -> list[WorkItem]:
+        """Record work and start on it (when due and nobody else holds it); the rows written (a one-shot
+        item asked for again writes none)."""
+        written = await self._repo.want(items, now=self._now(), lease=self.lease())
+        self.take(written, hints)
+        return written
 
     def take(self, items: list[WorkItem], hints: dict[str, Any] | None = None) -> None:
         """Work just recorded by this process: start on what it holds and is due; wake for the rest.

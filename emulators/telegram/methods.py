@@ -532,14 +532,23 @@ class BotApiMethods:
         source = params[kind]
         existing = self._existing_file(source, kind)
         thumbnail = params.get("thumbnail")
-        # Thumbnails can only be uploaded, never reused; a string is ignored as the real server does.
-        thumb_upload = thumbnail if isinstance(thumbnail, Upload) and kind not in ("voice", "photo") else None
+        # Thumbnails can only be uploaded, never reused; a string is ignored as the real server does. A
+        # file sent again by its file_id keeps what it has: a thumbnail comes only with a new upload.
+        thumb_upload = (
+            thumbnail
+            if isinstance(thumbnail, Upload) and kind not in ("voice", "photo") and existing is None
+            else None
+        )
         if thumb_upload is not None:
             _check_thumbnail(thumb_upload)
         fetched = await self._fetch_source(call, source, kind, existing)
         self._admit(call)
         stored, sent_by = await self._store_file(source, kind, existing, fetched, params)
         thumb = await self._adopt(thumb_upload, "thumbnail") if thumb_upload is not None else None
+        if thumb is not None:
+            stored.meta["thumbnail"] = thumb.file_id
+        elif existing is not None:  # sent again by file_id: the thumbnail it was uploaded with
+            thumb = self.store.files.get(str(existing.meta.get("thumbnail") or ""))
         media = self.store.media_api_dict(kind, stored, thumb)
         message = self.store.add_bot_message(
             call.chat,
@@ -622,6 +631,7 @@ class BotApiMethods:
                 "performer": params.get("performer", previous.get("performer")),
                 "width": params.get("width", previous.get("width")),
                 "height": params.get("height", previous.get("height")),
+                "thumbnail": previous.get("thumbnail"),
             }
         sent_by = "upload" if isinstance(source, Upload) else "url" if fetched else "file_id"
         return stored, sent_by

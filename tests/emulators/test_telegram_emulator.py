@@ -264,6 +264,20 @@ async def test_urls_telegram_cannot_fetch_are_refused(
     assert not [p for p in (tg.files_dir or Path()).iterdir() if p.name.startswith(".upload")]
 
 
+async def test_a_thumbnail_beside_a_file_id_is_ignored(bot: Bot, tg: TelegramEmulator) -> None:
+    """Telegram takes a thumbnail only with a new upload: a file sent again keeps the one it had."""
+    await tg.user_sends_text(CHAT, "hi")
+    first = await bot.send_audio(CHAT, make_mp3(0.2), title="Tone", thumbnail=make_image((90, 60)))
+    assert first.audio is not None and first.audio.thumbnail is not None
+    again = await bot.send_audio(CHAT, first.audio.file_id, thumbnail=make_image((80, 80)))
+    assert again.audio is not None and again.audio.thumbnail is not None
+    assert (again.audio.thumbnail.width, again.audio.thumbnail.height) == (90, 60)
+    bare = await bot.send_audio(CHAT, make_mp3(0.2), title="Bare")
+    assert bare.audio is not None
+    resent = await bot.send_audio(CHAT, bare.audio.file_id, thumbnail=make_image((80, 80)))
+    assert resent.audio is not None and resent.audio.thumbnail is None
+
+
 async def test_bad_thumbnails_are_rejected(bot: Bot, tg: TelegramEmulator) -> None:
     await tg.user_sends_text(CHAT, "hi")
     mp3 = make_mp3(0.2)

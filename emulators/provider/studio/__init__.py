@@ -9,6 +9,7 @@ from __future__ import annotations
 from emulators.provider import rules, tasks
 from emulators.provider.studio import (
     boost,
+    cover,
     lyrics,
     persona,
     replace_section,
@@ -27,7 +28,8 @@ FILE_TOOLS = (
     lyrics,
     timed_lyrics,
     persona,
-)  # the last two answer at once  # run by emulators/provider/studio/files.py StudioHost
+    cover,
+)  # timed_lyrics and persona answer at once; all run by emulators/provider/studio/files.py StudioHost
 # Tools that answer on their own routes (`add_routes(app, prefix, host)`).
 ROUTE_TOOLS = (boost,)
 

@@ -128,8 +128,13 @@ class StudioHost:
                 cost = tool.check(body, self)
             except RuleError as error:
                 return envelope(request, error.code, error.msg)
+            # One result per parent (cover art): a repeat is refused with the task made before, uncharged.
+            made = tool.existing(body, self) if hasattr(tool, "existing") else None
+            if made is not None:
+                request[RECORD].task_id = made
+                return envelope(request, tool.REPEAT_CODE, tool.REPEAT_MSG, {"taskId": made})
             if self.emulator.credits < cost:
-                return envelope(request, 429, "Insufficient credits")
+                return envelope(request, getattr(tool, "NO_CREDITS_CODE", 429), "Insufficient credits")
             self.emulator.credits -= cost  # every call is charged, a repeat too (§4)
             task = StudioTask(secrets.token_hex(16), tool.ENDPOINT, dict(body))
             self.tasks[task.task_id] = task
