@@ -31,6 +31,7 @@ from bot.chat.forms import (
     answer,
     choose,
     current_question,
+    mashup_asks_song,
     offers_boost,
     short_stem_warning,
     upload_length_problem,
@@ -411,7 +412,13 @@ async def not_text(update: Update, context: BotContext) -> int:
 
 
 async def new_audio(update: Update, context: BotContext) -> int:
-    """A new audio file mid-question: drop the open question and take the new file instead."""
+    """A new audio file mid-question: drop the open question and take the new file instead, unless the
+    question asks for a song (a mashup's), which the file then answers."""
+    draft = _open_draft(update, context)
+    if draft is not None and mashup_asks_song(draft):
+        from handlers.mashup import song_file  # handlers/mashup.py builds on this module's steps
+
+        return await song_file(update, context, draft)
     context.user_data.draft = None
     await receive_audio(update, context)
     return END
@@ -442,9 +449,15 @@ async def forget_in_question(update: Update, context: BotContext) -> int:
 
 
 def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
+    from handlers import mashup  # it builds on this module's steps, so it is imported once they exist
+
     actions = "|".join(UPLOAD_ACTIONS)
     return ConversationHandler(
         entry_points=[
+            # Mashup (handlers/mashup.py): /mashup, under a track's More…, or on an uploaded file.
+            CommandHandler("mashup", mashup.mashup_command),
+            CallbackQueryHandler(mashup.mashup_track, pattern=r"^st:mash:\d+$"),
+            CallbackQueryHandler(mashup.mashup_upload, pattern=r"^act:mashup:\d+$"),
             CommandHandler("generate", generate),
             CommandHandler("custom", custom),
             CallbackQueryHandler(upload_action, pattern=rf"^act:({actions}):\d+$"),

@@ -67,6 +67,7 @@ class TaskKind(StrEnum):
     PERSONA = "persona"
     # Studio part 3: boost style (bot/studio/boost.py)
     BOOST_STYLE = "boost_style"
+    MASHUP = "mashup"  # two songs mixed into one (bot/studio/mashup.py)
 
     @property
     def studio(self) -> bool:

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.i18n import Texts
 from bot.provider.client import RECORD_INFO_PATH
+from bot.provider.errors import ProviderError
 from bot.provider.models import ProviderRequest, ProviderSnapshot, first_text
 from storage.models import Stage, Task, TaskKind, Track
 
@@ -51,6 +52,8 @@ class Tool:
     # What makes it impossible on a track, known before anything is spent (a catalogue key), or None.
     refuse: Callable[[Task, Track], str | None] | None = None
     present: Presenter | None = None  # a text result's message and buttons (boost style's choice)
+    # A refused submission sent once more in another form (mashup's other model family), or None.
+    retry: Callable[[ProviderRequest, ProviderError], ProviderRequest | None] | None = None
 
     @property
     def synchronous(self) -> bool:
