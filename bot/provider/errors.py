@@ -47,6 +47,7 @@ _WORDING = {
     430: "error.busy",
     CODE_TIMEOUT: "error.408",
     413: "error.413",
+    422: "error.400",  # a request the provider would not validate (the newer docs' code for it)
     INSUFFICIENT_CREDITS: "error.429",
     451: "error.451",
     455: "error.455",

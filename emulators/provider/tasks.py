@@ -15,7 +15,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,9 @@ ADD_KINDS = frozenset({"add_vocals", "add_instrumental"})
 # music-shaped tools add themselves (emulators/provider/studio/).
 COMPLETE_ONLY_KINDS: set[str] = set(ADD_KINDS)
 INSTRUMENTAL_KINDS: set[str] = {"add_instrumental"}
+# Kinds whose songs come as URLs of their own (mashup's uploadUrlList): fetched before the task runs,
+# a problem (code, msg) failing it (emulators/provider/studio/).
+SOURCE_FETCHES: dict[str, Callable[[TaskHost, EmulatedTask], Awaitable[tuple[int, str] | None]]] = {}
 MODEL_NAMES = {
     "V4": "chirp-v4",
     "V4_5": "chirp-v4-5",
@@ -423,7 +426,9 @@ class TaskHost(Protocol):
 
     def refund(self, task: EmulatedTask) -> None: ...
 
-    async def fetch_upload(self, task: EmulatedTask) -> tuple[int, str] | None: ...
+    async def fetch_upload(
+        self, task: EmulatedTask, *, url: str | None = None, part: str = ""
+    ) -> tuple[int, str] | None: ...
 
 
 async def run_task(host: TaskHost, task: EmulatedTask) -> None:
@@ -453,8 +458,9 @@ class _TaskRun:
 
     async def _progress(self) -> None:
         task = self.task
-        if task.kind in UPLOAD_KINDS:
-            problem = await self.host.fetch_upload(task)
+        fetch = SOURCE_FETCHES.get(task.kind)
+        if task.kind in UPLOAD_KINDS or fetch is not None:
+            problem = await (fetch(self.host, task) if fetch is not None else self.host.fetch_upload(task))
             if problem:
                 self._fail(*problem, status="CREATE_TASK_FAILED")
                 return

@@ -6,10 +6,13 @@ emulator's usual task runner; tools with their own result shapes add their route
 
 from __future__ import annotations
 
-from emulators.provider import rules, tasks
-from emulators.provider.studio import boost, lyrics, persona, sounds, stems, timed_lyrics, video, wav
+from collections.abc import Callable
+from typing import Any
 
-MUSIC_TOOLS = (sounds,)
+from emulators.provider import rules, tasks
+from emulators.provider.studio import boost, lyrics, mashup, persona, sounds, stems, timed_lyrics, video, wav
+
+MUSIC_TOOLS = (sounds, mashup)
 FILE_TOOLS = (
     wav,
     stems,
@@ -27,5 +30,17 @@ def register() -> None:
     for tool in MUSIC_TOOLS:
         rules.register_kind(tool.ENDPOINT, tool.KIND, tool.FIELDS, tool.check)
         tasks.TASK_TYPES[tool.KIND] = tool.TYPE
-        tasks.COMPLETE_ONLY_KINDS.add(tool.KIND)
-        tasks.INSTRUMENTAL_KINDS.add(tool.KIND)
+        tasks.MODEL_NAMES.update(getattr(tool, "MODEL_NAMES", {}))
+        # Only `complete`, and no lyrics, unless the tool says otherwise (mashup has all three stages).
+        if getattr(tool, "STAGES", ("complete",)) == ("complete",):
+            tasks.COMPLETE_ONLY_KINDS.add(tool.KIND)
+        if not getattr(tool, "LYRICS", False):
+            tasks.INSTRUMENTAL_KINDS.add(tool.KIND)
+        if hasattr(tool, "fetch_sources"):  # songs given as URLs, fetched before the task runs
+            tasks.SOURCE_FETCHES[tool.KIND] = tool.fetch_sources
+        if hasattr(tool, "model_refusal"):  # an account may take only some models
+            MODEL_GATES[tool.KIND] = tool.model_refusal
+
+
+# Kind -> (studio host, model) -> why this account refuses the model, or None.
+MODEL_GATES: dict[str, Callable[[Any, str], str | None]] = {}
