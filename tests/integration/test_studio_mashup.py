@@ -251,3 +251,46 @@ async def test_a_mashup_whose_callbacks_are_lost_is_found_by_polling(
         [task] = await bot.services.storage.tasks.recent_for_user(ERIN)
         events = await bot.services.storage.events.for_task(task.id)
         assert events and {e.source for e in events} == {"poll"}
+
+
+async def test_a_restart_between_the_two_songs_carries_on_with_the_first(
+    settings: Settings, start_bot: StartBot, erin: ScriptedPerson, provider: ProviderEmulator
+) -> None:
+    async with start_bot(settings):
+        await erin.say("/mashup")
+        await erin.wait_for_text("Send the first audio file")
+        await erin.send_audio(SUNRISE, file_name="Sunrise.mp3")
+        await erin.wait_for_text("Pick the second track or send an audio file")
+    async with start_bot(settings) as bot:  # the same database: a deploy, or a crash and a restart
+        await erin.send_audio(MOONLIGHT, file_name="Moonlight.mp3")
+        await erin.answer("What is the title?", button="Use “Sunrise × Moonlight”")
+        await erin.answer("Which style?", text="dream pop")
+        await erin.answer("Lyrics for the mashup?", button="Instrumental mix")
+        await erin.wait_for_audios(2)
+        await bot.services.tasks.idle()
+        [sent] = provider.api_requests("generate/mashup")
+        assert sent.json["title"] == "Sunrise × Moonlight" and sent.json["style"] == "dream pop"
+        assert _task_downloads(provider, provider.last_task.task_id) == [
+            hashlib.sha256(SUNRISE).hexdigest(),
+            hashlib.sha256(MOONLIGHT).hexdigest(),
+        ]
+
+
+async def test_without_a_public_url_both_files_go_through_the_upload_host(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    erin: ScriptedPerson,
+    provider: ProviderEmulator,
+) -> None:
+    settings = make_settings(webhook=False, SUNO_POLL_INTERVAL=0.3)
+    assert settings.public_url is None
+    async with start_bot(settings):
+        await _two_files(erin)
+        await erin.wait_for_audios(2)
+        [sent] = provider.api_requests("generate/mashup")
+        assert len(provider.uploads) == 2
+        assert "/files/" not in " ".join(sent.json["uploadUrlList"])  # the upload host's links
+        assert _task_downloads(provider, provider.last_task.task_id) == [
+            hashlib.sha256(SUNRISE).hexdigest(),
+            hashlib.sha256(MOONLIGHT).hexdigest(),
+        ]
