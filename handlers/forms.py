@@ -29,6 +29,7 @@ from bot.chat.forms import (
     Flow,
     Question,
     answer,
+    answer_song,
     choose,
     current_question,
     mashup_asks_song,
@@ -42,6 +43,7 @@ from bot.services import BotContext, services_of
 from bot.studio import boost
 from bot.studio.persona import WINDOW as PERSONA_WINDOW
 from bot.tasks.service import TaskRefused
+from handlers import mashup
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
 from handlers.payments import offer_packs
@@ -416,9 +418,7 @@ async def new_audio(update: Update, context: BotContext) -> int:
     question asks for a song (a mashup's), which the file then answers."""
     draft = _open_draft(update, context)
     if draft is not None and mashup_asks_song(draft):
-        from handlers.mashup import song_file  # handlers/mashup.py builds on this module's steps
-
-        return await song_file(update, context, draft)
+        return await _song_sent(update, context, draft)
     context.user_data.draft = None
     await receive_audio(update, context)
     return END
@@ -448,16 +448,35 @@ async def forget_in_question(update: Update, context: BotContext) -> int:
     return END
 
 
-def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
-    from handlers import mashup  # it builds on this module's steps, so it is imported once they exist
+# ---- Mashup (handlers/mashup.py says what each way in knows) ------------------------------------
 
+
+async def mashup_entry(update: Update, context: BotContext) -> int:
+    """/mashup, Mashup under a track's More…, or Mashup on an uploaded file: the mashup questions."""
+    draft = await mashup.draft_for(update, context)
+    return END if draft is None else await _begin(update, context, draft)
+
+
+async def _song_sent(update: Update, context: BotContext, draft: Draft) -> int:
+    context.user_data.draft = draft
+    ref = await mashup.sent_song(update, context, draft)
+    if ref is None:
+        return ASKING  # told why; the question stays open for another file or a track
+    try:
+        nxt = answer_song(draft, ref)
+    except AnswerProblem as problem:
+        await reply(update, Texts((await person_of(update, context)).locale)(problem.key))
+        return ASKING
+    return await _advance(update, context, FLOWS[draft.flow], draft, nxt)
+
+
+def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
     actions = "|".join(UPLOAD_ACTIONS)
     return ConversationHandler(
         entry_points=[
             # Mashup (handlers/mashup.py): /mashup, under a track's More…, or on an uploaded file.
-            CommandHandler("mashup", mashup.mashup_command),
-            CallbackQueryHandler(mashup.mashup_track, pattern=r"^st:mash:\d+$"),
-            CallbackQueryHandler(mashup.mashup_upload, pattern=r"^act:mashup:\d+$"),
+            CommandHandler("mashup", mashup_entry),
+            CallbackQueryHandler(mashup_entry, pattern=r"^(st:mash|act:mashup):\d+$"),
             CommandHandler("generate", generate),
             CommandHandler("custom", custom),
             CallbackQueryHandler(upload_action, pattern=rf"^act:({actions}):\d+$"),
