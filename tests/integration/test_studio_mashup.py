@@ -294,3 +294,24 @@ async def test_without_a_public_url_both_files_go_through_the_upload_host(
             hashlib.sha256(SUNRISE).hexdigest(),
             hashlib.sha256(MOONLIGHT).hexdigest(),
         ]
+
+
+async def test_a_failure_found_by_polling_is_shown_too(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    erin: ScriptedPerson,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    provider.script(drop_callbacks=True, fail_with=(400, "Lyrics contained copyrighted material"))
+    async with start_bot(make_settings(SUNO_POLL_INTERVAL=0.3)) as bot:
+        await _two_files(erin)
+        await telegram.wait_for(
+            lambda: any("copyrighted material" in (m.text or "") for m in telegram.bot_messages(ERIN)),
+            timeout=20,
+        )
+        await bot.services.tasks.idle()
+        [task] = await bot.services.storage.tasks.recent_for_user(ERIN)
+        assert task.stage is Stage.FAILED and task.error_code == 400
+        events = await bot.services.storage.events.for_task(task.id)
+        assert {e.source for e in events} == {"poll"}
