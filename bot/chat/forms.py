@@ -421,7 +421,9 @@ def _source_choices(draft: Draft) -> tuple[Choice, ...]:
     offered = [ref for ref in draft.picks if ref.startswith("track:") and ref != draft.answers.get("first")]
     return tuple(
         Choice(
-            "mashup.pick", lambda x, ref=ref: mashup_song(x, ref), lambda x, ref=ref: {"name": x.picks[ref]}
+            "mashup.pick",
+            lambda x, ref=ref: mashup_song(x, ref),
+            lambda x, ref=ref: {"name": _short(x.picks[ref], 60)},
         )
         for ref in offered[:MASHUP_PICKS]
     )
