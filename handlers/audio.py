@@ -11,6 +11,7 @@ from bot.chat.audio_intake import IncomingAudio, IntakeRefused, looks_like_audio
 from bot.i18n import Texts
 from bot.services import BotContext, services_of
 from handlers.common import person_of, reply
+from storage.models import Upload
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ _ACTIONS = (
     ("upload_extend", "button.upload_extend"),
     ("vocals", "button.add_vocals"),
     ("instrumental", "button.add_instrumental"),
+    ("mashup", "button.mashup"),  # asks for the second song (handlers/mashup.py)
 )
 
 
@@ -52,10 +54,11 @@ def action_menu(texts: Texts, upload_id: int) -> InlineKeyboardMarkup:
         InlineKeyboardButton(texts(key), callback_data=f"act:{action}:{upload_id}")
         for action, key in _ACTIONS
     ]
-    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
-async def receive_audio(update: Update, context: BotContext) -> None:
+async def accept_audio(update: Update, context: BotContext) -> Upload | None:
+    """The person's file checked and kept, or None once they have been told why it cannot be used."""
     message = update.effective_message
     assert message is not None
     services = services_of(context)
@@ -64,7 +67,7 @@ async def receive_audio(update: Update, context: BotContext) -> None:
     incoming = incoming_of(message)
     if incoming is None:
         await reply(update, texts("intake.format"))
-        return
+        return None
     try:
         upload = await services.intake.accept(person.user_id, message.chat_id, incoming)
     except IntakeRefused as refused:
@@ -73,8 +76,16 @@ async def receive_audio(update: Update, context: BotContext) -> None:
         if "action" in values:  # a key of the catalogue, in the person's language
             values["action"] = texts(str(values["action"]))
         await reply(update, texts(refused.key, **values))
-        return
+        return None
     log.info("upload %s accepted from user %s (%.1f s)", upload.id, person.user_id, upload.duration)
+    return upload
+
+
+async def receive_audio(update: Update, context: BotContext) -> None:
+    upload = await accept_audio(update, context)
+    if upload is None:
+        return
+    texts = Texts((await person_of(update, context)).locale)
     minutes, seconds = divmod(int(upload.duration), 60)
     await reply(
         update,

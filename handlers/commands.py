@@ -26,6 +26,7 @@ COMMANDS = (
     Command("library"),
     Command("sound"),  # the studio (handlers/studio.py)
     Command("lyrics"),
+    Command("mashup"),  # handlers/mashup.py
     Command("language"),
     Command("help"),
     Command("cancel"),

@@ -29,8 +29,10 @@ from bot.chat.forms import (
     Flow,
     Question,
     answer,
+    answer_song,
     choose,
     current_question,
+    mashup_asks_song,
     offers_boost,
     short_stem_warning,
     upload_length_problem,
@@ -42,6 +44,7 @@ from bot.studio import boost
 from bot.studio.persona import WINDOW as PERSONA_WINDOW
 from bot.studio.replace_section import refuse as replace_refusal
 from bot.tasks.service import TaskRefused
+from handlers import mashup
 from handlers.audio import AUDIO_MESSAGES, receive_audio
 from handlers.common import person_of, reply
 from handlers.payments import offer_packs
@@ -440,7 +443,11 @@ async def not_text(update: Update, context: BotContext) -> int:
 
 
 async def new_audio(update: Update, context: BotContext) -> int:
-    """A new audio file mid-question: drop the open question and take the new file instead."""
+    """A new audio file mid-question: drop the open question and take the new file instead, unless the
+    question asks for a song (a mashup's), which the file then answers."""
+    draft = _open_draft(update, context)
+    if draft is not None and mashup_asks_song(draft):
+        return await _song_sent(update, context, draft)
     context.user_data.draft = None
     await receive_audio(update, context)
     return END
@@ -470,10 +477,35 @@ async def forget_in_question(update: Update, context: BotContext) -> int:
     return END
 
 
+# ---- Mashup (handlers/mashup.py says what each way in knows) ------------------------------------
+
+
+async def mashup_entry(update: Update, context: BotContext) -> int:
+    """/mashup, Mashup under a track's More…, or Mashup on an uploaded file: the mashup questions."""
+    draft = await mashup.draft_for(update, context)
+    return END if draft is None else await _begin(update, context, draft)
+
+
+async def _song_sent(update: Update, context: BotContext, draft: Draft) -> int:
+    context.user_data.draft = draft
+    ref = await mashup.sent_song(update, context, draft)
+    if ref is None:
+        return ASKING  # told why; the question stays open for another file or a track
+    try:
+        nxt = answer_song(draft, ref)
+    except AnswerProblem as problem:
+        await reply(update, Texts((await person_of(update, context)).locale)(problem.key))
+        return ASKING
+    return await _advance(update, context, FLOWS[draft.flow], draft, nxt)
+
+
 def forms_conversation() -> ConversationHandler:  # type: ignore[type-arg]
     actions = "|".join(UPLOAD_ACTIONS)
     return ConversationHandler(
         entry_points=[
+            # Mashup (handlers/mashup.py): /mashup, under a track's More…, or on an uploaded file.
+            CommandHandler("mashup", mashup_entry),
+            CallbackQueryHandler(mashup_entry, pattern=r"^(st:mash|act:mashup):\d+$"),
             CommandHandler("generate", generate),
             CommandHandler("custom", custom),
             CallbackQueryHandler(upload_action, pattern=rf"^act:({actions}):\d+$"),

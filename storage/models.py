@@ -69,6 +69,7 @@ class TaskKind(StrEnum):
     BOOST_STYLE = "boost_style"
     REPLACE_SECTION = "replace_section"  # replace a section of a track (bot/studio/replace_section.py)
     COVER_ART = "cover_art"  # cover art of a music task (bot/studio/cover.py)
+    MASHUP = "mashup"  # two songs mixed into one (bot/studio/mashup.py)
 
     @property
     def studio(self) -> bool:

@@ -37,6 +37,8 @@ def draft_to_json(draft: Draft) -> dict[str, Any]:
         "voices": dict(draft.voices),
         "boost": draft.boost,
         "source_lyrics": draft.source_lyrics,
+        "picks": dict(draft.picks),
+        "pick_styles": dict(draft.pick_styles),
     }
 
 
@@ -67,9 +69,10 @@ def draft_from_json(value: object) -> Draft:
         "answers",
         "step",
     }
-    # `chat_id`, `task_id`, `voices`, `boost` and `source_lyrics` came later: a draft stored without them
-    # is still read.
-    if set(value) - {"chat_id", "task_id", "voices", "boost", "source_lyrics"} != expected:
+    # `chat_id`, `task_id`, `voices`, `boost`, `source_lyrics` and the mashup's `picks` and `pick_styles`
+    # came later: a draft stored without them is still read.
+    later = {"chat_id", "task_id", "voices", "boost", "source_lyrics", "picks", "pick_styles"}
+    if set(value) - later != expected:
         raise StoredDraftInvalid(f"fields {sorted(set(value) ^ expected)} unexpected or missing")
     flow = FLOWS.get(_typed(value, "flow", str))
     if flow is None:
@@ -99,12 +102,18 @@ def draft_from_json(value: object) -> Draft:
         voices=_voices(value.get("voices", {})),
         boost=value.get("boost") is True,
         source_lyrics=_typed(value, "source_lyrics", str) if "source_lyrics" in value else "",
+        picks=_names(value.get("picks", {}), "picks"),
+        pick_styles=_names(value.get("pick_styles", {}), "pick_styles"),
     )
 
 
 def _voices(value: object) -> dict[str, str]:
+    return _names(value, "voices")
+
+
+def _names(value: object, name: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise StoredDraftInvalid(f"voices is {value!r}")
+        raise StoredDraftInvalid(f"{name} is {value!r}")
     return {str(k): v for k, v in value.items()}
 
 

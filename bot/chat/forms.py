@@ -27,7 +27,7 @@ from bot.provider.models import (
     limits_for,
     max_upload_seconds,
 )
-from bot.studio import persona, replace_section
+from bot.studio import mashup, persona, replace_section
 from storage.models import TaskKind
 
 VOCAL_MODELS = ("V4_5PLUS", "V5", "V5_5")
@@ -74,6 +74,9 @@ class Draft:
     voices: dict[str, str] = field(default_factory=dict)  # the person's personas offered: id -> name
     boost: bool = False  # "Improve this style" was pressed: the next style typed is boosted first
     source_lyrics: str = ""  # the track's lyrics, a section of which is replaced (flow "replace")
+    # A mashup's songs (bot/studio/mashup.py): `upload:<id>` / `track:<id>` -> its name, and its style.
+    picks: dict[str, str] = field(default_factory=dict)
+    pick_styles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -471,6 +474,129 @@ def _replace(d: Draft) -> ProviderRequest:
     )
 
 
+# ---- Mashup (bot/studio/mashup.py): two songs, then at most three questions with defaults ----------
+
+MASHUP_PICKS = 5  # the person's recent tracks offered as buttons
+
+
+def _source(answer: str, draft: Draft) -> str:
+    """A song typed by its name (the buttons and a sent file are the usual ways: handlers/mashup.py)."""
+    wanted = answer.strip().lower()
+    found = [ref for ref, name in draft.picks.items() if name.lower() == wanted]
+    if not found:
+        raise AnswerProblem("mashup.need_song")
+    return mashup_song(draft, found[0])
+
+
+def mashup_song(draft: Draft, ref: str) -> str:
+    """`ref` as the next song, unless it is the one already chosen."""
+    if ref == draft.answers.get("first"):
+        raise AnswerProblem("mashup.same_song")
+    return ref
+
+
+def _source_choices(draft: Draft) -> tuple[Choice, ...]:
+    offered = [ref for ref in draft.picks if ref.startswith("track:") and ref != draft.answers.get("first")]
+    return tuple(
+        Choice(
+            "mashup.pick",
+            lambda x, ref=ref: mashup_song(x, ref),
+            lambda x, ref=ref: {"name": _short(x.picks[ref], 60)},
+        )
+        for ref in offered[:MASHUP_PICKS]
+    )
+
+
+def _songs(draft: Draft) -> list[str]:
+    return [str(draft.answers[n]) for n in ("first", "second") if n in draft.answers]
+
+
+def _mashup_title(draft: Draft) -> str:
+    names = [draft.picks.get(ref, "") for ref in _songs(draft)]
+    return " × ".join(n for n in names if n)[: mashup.TITLE_LIMIT]
+
+
+def _mashup_style(draft: Draft) -> str:
+    styles = [draft.pick_styles.get(ref, "") for ref in _songs(draft)]
+    return ", ".join(s for s in styles if s)[: mashup.style_limit(mashup.mashup_model(draft.model))]
+
+
+def _mashup_style_or_default(draft: Draft) -> str:
+    return _mashup_style(draft) or mashup.DEFAULT_STYLE
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mashup_lyrics(answer: str, draft: Draft) -> Any:
+    if answer.strip().lower() in ("instrumental", "инструментал"):
+        return INSTRUMENTAL
+    limit = mashup.prompt_limit(mashup.mashup_model(draft.model))
+    return _text(lambda d: limit, "field.lyrics")(answer, draft)
+
+
+MASHUP_FIRST = Question("first", "mashup.ask_first", _source, choices=_source_choices)
+MASHUP_SECOND = Question("second", "mashup.ask_second", _source, choices=_source_choices)
+MASHUP_TITLE = Question(
+    "title",
+    "form.ask_title",
+    _text(lambda d: mashup.TITLE_LIMIT, "field.title"),
+    choices=lambda d: (
+        (Choice("form.use_title", _mashup_title, lambda x: {"title": _mashup_title(x)}),)
+        if _mashup_title(d)
+        else ()
+    ),
+)
+MASHUP_STYLE = Question(
+    "style",
+    "form.ask_style",
+    _text(lambda d: mashup.style_limit(mashup.mashup_model(d.model)), "field.style"),
+    choices=lambda d: (
+        Choice(
+            "mashup.use_style",
+            _mashup_style_or_default,
+            lambda x: {"style": _short(_mashup_style_or_default(x))},
+        ),
+    ),
+)
+MASHUP_LYRICS = Question(
+    "lyrics",
+    "mashup.ask_lyrics",
+    _mashup_lyrics,
+    choices=lambda d: (Choice("mashup.instrumental", lambda x: INSTRUMENTAL),),
+)
+
+
+def _mashup(d: Draft) -> ProviderRequest:
+    lyrics = d.answers["lyrics"]
+    words = {"instrumental": True, "prompt": mashup.INSTRUMENTAL_PROMPT} if lyrics is INSTRUMENTAL else {}
+    return build_request(
+        mashup.MashupRequest,
+        sources=[d.answers["first"], d.answers["second"]],
+        model=mashup.mashup_model(d.model),
+        title=d.answers["title"],
+        style=d.answers["style"],
+        **(words or {"prompt": lyrics}),
+    )
+
+
+def answer_song(draft: Draft, ref: str) -> Question | None:
+    """A song given as a sent file (`upload:<id>`): the answer to the open song question."""
+    flow = FLOWS[draft.flow]
+    question = current_question(flow, draft)
+    assert question in (MASHUP_FIRST, MASHUP_SECOND)
+    draft.answers[question.name] = mashup_song(draft, ref)
+    draft.step += 1
+    return current_question(flow, draft)
+
+
+def mashup_asks_song(draft: Draft) -> bool:
+    """The open question of a mashup is one of its two songs: a file sent now answers it."""
+    flow = FLOWS[draft.flow]
+    return flow.kind is TaskKind.MASHUP and current_question(flow, draft) in (MASHUP_FIRST, MASHUP_SECOND)
+
+
 @dataclass(frozen=True)
 class Flow:
     name: str
@@ -518,6 +644,13 @@ FLOWS: dict[str, Flow] = {
         TaskKind.REPLACE_SECTION,
         (REPLACE_WINDOW, REPLACE_LYRICS, FULL_LYRICS),
         _replace,
+        uses_upload=False,
+    ),
+    "mashup": Flow(
+        "mashup",
+        TaskKind.MASHUP,
+        (MASHUP_FIRST, MASHUP_SECOND, MASHUP_TITLE, MASHUP_STYLE, MASHUP_LYRICS),
+        _mashup,
         uses_upload=False,
     ),
 }

@@ -30,9 +30,9 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-def failure_text(texts: Texts, code: int | None, *, upload: bool = False) -> str:
+def failure_text(texts: Texts, code: int | None, *, upload: bool = False, kind: str = "") -> str:
     """The message for a failure code: the situation in words, never the code itself."""
-    return texts(wording(code, upload=upload))
+    return texts(wording(code, upload=upload, kind=kind))
 
 
 def task_summary(task: Task) -> str:
@@ -63,7 +63,7 @@ def render_progress(
     lines.append("")
     if task.stage is Stage.FAILED:
         lines.append(f"❌ {texts('stage.failed')}")
-        lines.append(failure_text(texts, task.error_code, upload=task.kind.uses_upload))
+        lines.append(failure_text(texts, task.error_code, upload=task.kind.uses_upload, kind=task.kind.value))
     else:
         if task.stage is Stage.QUEUED and queue_position:
             label = texts("stage.queued_position", position=queue_position)

@@ -429,4 +429,21 @@ MESSAGES: dict[str, str] = {
     "cover.resend_failed": "I could not send «{title}» again with its new cover. Try another image, "
     "or this one later.",
     "error.duplicate": "This song's cover art is being made already: it comes in its own message.",
+    # Mashup (bot/studio/mashup.py, handlers/mashup.py)
+    "commands.mashup": "Mix two songs into a new one",
+    "button.mashup": "Mashup",
+    "kind.mashup": "Mashup",
+    "field.uploadUrlList": "The two songs",
+    "mashup.ask_first": "Send the first audio file (or pick one of your tracks).",
+    "mashup.ask_second": "Pick the second track or send an audio file.",
+    "mashup.pick": "🎵 {name}",
+    "mashup.need_song": "Send an audio file, or press one of your tracks above.",
+    "mashup.same_song": "Pick two different songs: that one is already the first.",
+    "mashup.use_style": "Use “{style}”",
+    "mashup.ask_lyrics": "Lyrics for the mashup? Send them, or press Instrumental mix.",
+    "mashup.instrumental": "Instrumental mix",
+    "error.mashup_400": "The provider refused this mashup: the lyrics contain copyrighted material, or it "
+    "did not accept the request. Write your own lyrics (or choose Instrumental mix) and try again.",
+    "error.mashup_413": "The provider says one of the songs matches an existing published work, so it "
+    "cannot be mashed up. Please use your own recordings or tracks I made for you.",
 }

@@ -52,6 +52,7 @@ _WORDING = {
     430: "error.busy",
     CODE_TIMEOUT: "error.408",
     413: "error.413",
+    422: "error.400",  # a request the provider would not validate (the newer docs' code for it)
     INSUFFICIENT_CREDITS: "error.429",
     451: "error.451",
     455: "error.455",
@@ -70,6 +71,9 @@ _WORDING = {
 }
 # For a task built on an uploaded file, these codes are about the file rather than the text.
 _UPLOAD_WORDING = {400: "error.upload_400", 413: "error.upload_413"}
+# A mashup's callback codes mean something of their own (provider-tools.md §10): 400 is lyrics with
+# copyrighted material, 413 a song that matches an existing work.
+_KIND_WORDING = {"mashup": {400: "error.mashup_400", 413: "error.mashup_413"}}
 
 
 _OURS = {
@@ -100,10 +104,12 @@ def outcome(code: int) -> Outcome:
     return Outcome.REFUSED  # 4xx: the provider looked at the request and said no
 
 
-def wording(code: int | None, *, upload: bool = False) -> str:
+def wording(code: int | None, *, upload: bool = False, kind: str = "") -> str:
     """The catalogue key that tells the person what happened; codes unknown here share a generic one."""
     if code is None:
         return "error.unknown"
+    if code in _KIND_WORDING.get(kind, {}):
+        return _KIND_WORDING[kind][code]
     if upload and code in _UPLOAD_WORDING:
         return _UPLOAD_WORDING[code]
     return _WORDING.get(code, "error.unknown")

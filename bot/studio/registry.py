@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.studio import lyrics, persona, replace_section, sounds, stems, timed_lyrics, video, wav
+from bot.studio import lyrics, mashup, persona, replace_section, sounds, stems, timed_lyrics, video, wav
 from bot.studio.boost import TOOL as BOOST
 from bot.studio.cover import TOOL as COVER
 from bot.studio.tool import Tool
@@ -22,6 +22,7 @@ TOOLS: dict[TaskKind, Tool] = {
         BOOST,
         replace_section.TOOL,
         COVER,
+        mashup.TOOL,
     )
 }
 

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.i18n import Texts
 from bot.provider.client import RECORD_INFO_PATH
+from bot.provider.errors import ProviderError
 from bot.provider.models import ProviderRequest, ProviderSnapshot, first_text
 from storage.models import Stage, Task, TaskKind, Track
 from storage.store import Storage
@@ -59,6 +60,8 @@ class Tool:
     repeat_codes: tuple[int, ...] = ()
     # What the person already has from this tool for this track, shown instead of asking again.
     existing: Existing | None = None
+    # A refused submission sent once more in another form (mashup's other model family), or None.
+    retry: Callable[[ProviderRequest, ProviderError], ProviderRequest | None] | None = None
 
     @property
     def synchronous(self) -> bool:

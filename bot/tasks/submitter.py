@@ -39,14 +39,15 @@ from bot.provider.models import (
     UploadCoverRequest,
     UploadExtendRequest,
 )
+from bot.studio.mashup import MashupRequest
 from bot.studio.registry import tool_for
-from bot.studio.tool import Tool
+from bot.studio.tool import Tool, http_url
 from bot.tasks.events import EventIntake
 from bot.tasks.lifecycle import Lifecycle
 from bot.tasks.retry import backoff, until_stored
 from bot.tasks.work_queue import ItemTasks
 from bot.web.signing import Signer
-from storage.models import Stage, Task, TaskKind
+from storage.models import Stage, Task, TaskKind, Upload
 from storage.work import Kind, NewWork, WorkItem
 
 log = logging.getLogger(__name__)
@@ -164,12 +165,15 @@ class Submitter:
             await self._call(item, task, request, tool.read_answer, leaving)
             return
         try:
-            provider_task_id = await self._provider.submit(
-                request,
-                callback_url=self.callback_url(task.id),
-                ticket=("submit", task.id),
-                before_send=leaving,
-            )
+            try:
+                provider_task_id = await self._send(task, request, leaving)
+            except ProviderError as error:
+                # A definite refusal made nothing: the tool may send it once more in another form.
+                other = tool.retry(request, error) if tool is not None and tool.retry is not None else None
+                if other is None or error.outcome is not Outcome.REFUSED:
+                    raise
+                log.info("task %s: refused (%s); sending it once more as the tool asks", task.id, error)
+                provider_task_id = await self._send(task, other, leaving)
         except ProviderError as error:
             self._waiting.pop(task.id, None)
             existing = _made_before(tool, error)
@@ -193,6 +197,16 @@ class Submitter:
             return
         log.info("task %s: the provider had made it before, as %s; following that task", task.id, existing)
         await self._accepted(item, task, existing)
+
+    async def _send(
+        self, task: Task, request: ProviderRequest, leaving: Callable[[], Awaitable[None]]
+    ) -> str:
+        return await self._provider.submit(
+            request,
+            callback_url=self.callback_url(task.id),
+            ticket=("submit", task.id),
+            before_send=leaving,
+        )
 
     async def _prepare(self, item: WorkItem) -> tuple[Task, ProviderRequest] | None:
         """The task and its request, or None when there is nothing to send (the item is then settled)."""
@@ -220,10 +234,29 @@ class Submitter:
         request = cls.model_validate(task.params)
         if task.kind.uses_upload:
             request = request.model_copy(update={"upload_url": await self._upload_url(task)})
+        if isinstance(request, MashupRequest):
+            urls = [await self._source_url(task, source) for source in request.sources]
+            request = request.model_copy(update={"upload_url_list": urls})
         return request
 
     async def _upload_url(self, task: Task) -> str:
         upload = await self._storage.uploads.get(task.upload_id) if task.upload_id else None
+        return await self._url_of_upload(upload)
+
+    async def _source_url(self, task: Task, source: str) -> str:
+        """A mashup's song (bot/studio/mashup.py): the person's own upload, or their delivered track."""
+        kind, _, number = source.partition(":")
+        if kind == "upload":
+            upload = await self._storage.uploads.get(int(number))
+            return await self._url_of_upload(upload if upload and upload.user_id == task.user_id else None)
+        track = await self._storage.tasks.track(int(number))
+        owner = await self._storage.tasks.get(track.task_id) if track is not None else None
+        url = http_url(track.audio_url) if track is not None else None
+        if track is None or owner is None or owner.user_id != task.user_id or url is None:
+            raise ProviderError(451, "the track to mash up is gone")
+        return url
+
+    async def _url_of_upload(self, upload: Upload | None) -> str:
         if upload is None or upload.deleted_at is not None:
             raise ProviderError(451, "the uploaded file is gone")
         if self._public_url is not None:

@@ -349,12 +349,14 @@ class ProviderEmulator(UploadHost, MediaHost):
             task.refunded = True
             self.credits += self.cost_per_task
 
-    async def fetch_upload(self, task: EmulatedTask) -> tuple[int, str] | None:
-        """Download the task's uploadUrl as the provider would; a problem fails the task."""
-        path = self._workdir_path("task-downloads", f"{task.task_id}.bin")
-        record = await download_to(
-            self.http, str(task.body["uploadUrl"]), path, max_seconds=TASK_DOWNLOAD_TIMEOUT, purpose="task"
-        )
+    async def fetch_upload(
+        self, task: EmulatedTask, *, url: str | None = None, part: str = ""
+    ) -> tuple[int, str] | None:
+        """Download the task's uploadUrl (or `url`, one of several) as the provider would; a problem
+        fails the task."""
+        path = self._workdir_path("task-downloads", f"{task.task_id}{part}.bin")
+        source = url if url is not None else str(task.body["uploadUrl"])
+        record = await download_to(self.http, source, path, max_seconds=TASK_DOWNLOAD_TIMEOUT, purpose="task")
         record.task_id = task.task_id
         self.downloads.append(record)
         self.notify()
@@ -476,6 +478,10 @@ class ProviderEmulator(UploadHost, MediaHost):
             model = validate_task_request(kind, body, self._find_source)
         except RuleError as error:
             return envelope(request, error.code, error.msg)
+        gate = studio.MODEL_GATES.get(kind)
+        refusal = gate(self.studio, model) if gate is not None else None
+        if refusal is not None:  # an account that takes only some models (mashup's two families)
+            return envelope(request, 422, refusal)
         if self.credits < self.cost_per_task:
             return envelope(request, 429, "Insufficient credits")
         task = self._create_task(kind, request.path, body, model)

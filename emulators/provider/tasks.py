@@ -15,7 +15,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,9 @@ INSTRUMENTAL_KINDS: set[str] = {"add_instrumental"}
 # Kinds that remake the track named by audioId (replace-section): its length, and its title and tags
 # unless the request gives its own.
 REMAKE_KINDS: set[str] = set()
+# Kinds whose songs come as URLs of their own (mashup's uploadUrlList): fetched before the task runs,
+# a problem (code, msg) failing it (emulators/provider/studio/).
+SOURCE_FETCHES: dict[str, Callable[[TaskHost, EmulatedTask], Awaitable[tuple[int, str] | None]]] = {}
 MODEL_NAMES = {
     "V4": "chirp-v4",
     "V4_5": "chirp-v4-5",
@@ -430,7 +433,9 @@ class TaskHost(Protocol):
 
     def refund(self, task: EmulatedTask) -> None: ...
 
-    async def fetch_upload(self, task: EmulatedTask) -> tuple[int, str] | None: ...
+    async def fetch_upload(
+        self, task: EmulatedTask, *, url: str | None = None, part: str = ""
+    ) -> tuple[int, str] | None: ...
 
 
 async def run_task(host: TaskHost, task: EmulatedTask) -> None:
@@ -460,8 +465,9 @@ class _TaskRun:
 
     async def _progress(self) -> None:
         task = self.task
-        if task.kind in UPLOAD_KINDS:
-            problem = await self.host.fetch_upload(task)
+        fetch = SOURCE_FETCHES.get(task.kind)
+        if task.kind in UPLOAD_KINDS or fetch is not None:
+            problem = await (fetch(self.host, task) if fetch is not None else self.host.fetch_upload(task))
             if problem:
                 self._fail(*problem, status="CREATE_TASK_FAILED")
                 return

@@ -20,6 +20,7 @@ from bot.chat.forms import FLOWS, INSTRUMENTAL, Draft, answer, choose, current_q
 
 TYPED = {"continue_at": "1:05", "model": "v5", "lyrics": "la la la", "prompt": "rain on a tin roof"}
 TYPED |= {"voice": "alto", "window": "0:05-0:35"}  # the studio's (bot/studio/persona.py)
+TYPED |= {"first": "rain", "second": "Sun"}  # a mashup's two songs, by name (bot/studio/mashup.py)
 
 
 def new_draft(flow: str) -> Draft:
@@ -33,6 +34,8 @@ def new_draft(flow: str) -> Draft:
         default_style="rock" if flow == "extend" else "",
         task_id="task-1" if flow == "persona" else None,
         voices={"persona-1": "Alto"} if flow.endswith("_voice") else {},
+        picks={"track:1": "Rain", "track:2": "Sun"} if flow == "mashup" else {},
+        pick_styles={"track:1": "lofi", "track:2": ""} if flow == "mashup" else {},
     )
 
 

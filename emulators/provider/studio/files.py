@@ -80,6 +80,7 @@ class StudioHost:
         self.tasks: dict[str, StudioTask] = {}
         self.media: dict[str, StudioFile] = {}
         self.personas: dict[str, str] = {}  # personaId -> the audioId it was made from
+        self.mashup_models: set[str] | None = None  # set: the account takes only these for mashup
         self._failures: collections.deque[tuple[int, str]] = collections.deque()
 
     def fail_next(self, code: int, msg: str = "Generation failed") -> None:
