@@ -67,6 +67,7 @@ class TaskKind(StrEnum):
     PERSONA = "persona"
     # Studio part 3: boost style (bot/studio/boost.py)
     BOOST_STYLE = "boost_style"
+    RECOVERY = "recovery"  # a finished task's lost audio asked for again (bot/studio/recovery.py)
 
     @property
     def studio(self) -> bool:
@@ -181,6 +182,7 @@ class Track(Record, TrackData):
     telegram_file_id: str | None = None
     telegram_message_id: int | None = None
     sent_at: float | None = None
+    lost_url: str | None = None  # a link that would not download, while the track is recovered
 
 
 FileMedia = Literal["audio", "document", "video", "photo", "text"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.studio import lyrics, persona, sounds, stems, timed_lyrics, video, wav
+from bot.studio import lyrics, persona, recovery, sounds, stems, timed_lyrics, video, wav
 from bot.studio.boost import TOOL as BOOST
 from bot.studio.tool import Tool
 from storage.models import TaskKind
@@ -19,6 +19,7 @@ TOOLS: dict[TaskKind, Tool] = {
         persona.TOOL,
         lyrics.TOOL,
         BOOST,
+        recovery.TOOL,
     )
 }
 

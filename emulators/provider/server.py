@@ -55,6 +55,7 @@ from emulators.provider.rules import (
     validate_task_request,
 )
 from emulators.provider.studio.files import StudioHost
+from emulators.provider.studio.recovery import RecoveryHost
 from emulators.provider.tasks import (
     DownloadRecord,
     EmulatedTask,
@@ -172,6 +173,7 @@ class ProviderEmulator(UploadHost, MediaHost):
         self.unknown_task_ids: list[str] = []  # record-info lookups of task ids never issued
 
         self.studio = StudioHost(self, list(studio.FILE_TOOLS))  # WAV, stems... (emulators/provider/studio/)
+        self.recovery = RecoveryHost(self)  # POST /api/v1/suno/recovery and its faults
         self.on_task_created: TaskCreatedHook | None = None
         self.variants = PayloadVariants()
 
@@ -233,7 +235,7 @@ class ProviderEmulator(UploadHost, MediaHost):
     def script(self, **fault: Any) -> None:
         """Queue faults for the next created task (FIFO, one script per task). Keywords: duplicate,
         reorder, drop_callbacks, drop_stages, fail_with=(code, msg), sensitive, hold, delays=(t, f, c),
-        callback_exception."""
+        callback_exception, lose_audio=(positions,)."""
         self._scripts.append(TaskScript.from_kwargs(**fault))
 
     def fail_next_request(
@@ -521,6 +523,8 @@ class ProviderEmulator(UploadHost, MediaHost):
             track_bytes=self.track_bytes,
             source=source,
         )
+        for position in script.lose_audio:
+            task.tracks[position].lost = True
         self.tasks[task.task_id] = task
         self._tracks.update((track.id, track) for track in task.tracks)
         runner = asyncio.create_task(run_task(self, task), name=f"provider-task-{task.task_id}")

@@ -7,7 +7,17 @@ emulator's usual task runner; tools with their own result shapes add their route
 from __future__ import annotations
 
 from emulators.provider import rules, tasks
-from emulators.provider.studio import boost, lyrics, persona, sounds, stems, timed_lyrics, video, wav
+from emulators.provider.studio import (
+    boost,
+    lyrics,
+    persona,
+    recovery,
+    sounds,
+    stems,
+    timed_lyrics,
+    video,
+    wav,
+)
 
 MUSIC_TOOLS = (sounds,)
 FILE_TOOLS = (
@@ -19,7 +29,7 @@ FILE_TOOLS = (
     persona,
 )  # the last two answer at once  # run by emulators/provider/studio/files.py StudioHost
 # Tools that answer on their own routes (`add_routes(app, prefix, host)`).
-ROUTE_TOOLS = (boost,)
+ROUTE_TOOLS = (boost, recovery)
 
 
 def register() -> None:
