@@ -57,6 +57,7 @@ class Deliveries:
     async def deliver(self, track_id: int, *, followers: int) -> None:
         """Send the track unless it was sent; `followers`: the chat's tracks still to come after it."""
         track = await self._storage.tasks.track(track_id)
+        # No audio: the track waits for its recovery (storage/recovery.py), which delivers or tells.
         if track is None or track.sent_at is not None or not track.audio_url:
             return
         task, locale = await self._storage.tasks.with_locale(track.task_id)

@@ -133,6 +133,9 @@ class ProviderEmulator(UploadHost, MediaHost):
       files of the upload host are not affected and do not use the count. Recorded as
       ``fault="download:<status>"``.
     - ``enforce_budget`` / ``credits``: the 405 of the rate limit and the 429 of an empty balance.
+    - ``script(lose_audio=(1,))`` reports that track with ``audio_url: ""`` (its file gone); the
+      ``recovery`` desk (``emulators/provider/studio/recovery.py``) brings it back, and its own
+      ``recovery.script(...)`` fails items, drops its callback, holds it or fails it as a whole.
     - ``vary(...)``: answer in payload variants seen beside the documented shapes (a task id under
       ``task_id``, ``fileUrl``, undocumented statuses, placeholder tracks...; ``provider_variants``).
     """

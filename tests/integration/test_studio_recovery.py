@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
+import pytest
+
 from bot.settings import Settings
 from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
@@ -169,15 +171,31 @@ async def test_a_partly_lost_song_names_the_lost_track_and_keeps_the_credit(
         assert await bot.services.storage.ledger.balance(ALICE) == 0
 
 
-async def test_a_refused_recovery_request_tells_the_person(
+@pytest.mark.parametrize(
+    ("fault", "webhook"),
+    [
+        ("refused", True),  # 404: a provider that lacks the endpoint
+        ("server_error", False),  # a 500 to the POST: in polling mode nothing could adopt it
+        ("failure_callback", True),  # the recovery task fails as a whole
+        ("failed_poll", False),
+    ],
+)
+async def test_a_failed_recovery_tells_the_person_the_track_failed(
     make_settings: Callable[..., Settings],
     start_bot: StartBot,
     telegram: TelegramEmulator,
     provider: ProviderEmulator,
+    fault: str,
+    webhook: bool,
 ) -> None:
     provider.script(lose_audio=(1,))
-    provider.fail_next_request("suno/recovery", 404, "Not Found")  # a provider that lacks the endpoint
-    async with start_bot(make_settings()) as bot:
+    if fault == "refused":
+        provider.fail_next_request("suno/recovery", 404, "Not Found")
+    elif fault == "server_error":
+        provider.fail_next_request("suno/recovery", 500, "Internal Server Error")
+    else:
+        provider.recovery.script(fail_with=(500, "Server error"), drop_callback=fault == "failed_poll")
+    async with start_bot(make_settings(webhook=webhook, SUNO_POLL_INTERVAL=0.3)) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
         await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=20)
         await bot.services.tasks.idle()
@@ -187,7 +205,7 @@ async def test_a_refused_recovery_request_tells_the_person(
         assert (await recovery_of(bot)).stage is Stage.FAILED
         # The song's own progress message is not turned into a failure: its first track came.
         [progress] = [m for m in telegram.bot_messages(ALICE) if m.audio is None and m.text != notice]
-        assert "Done!" in (progress.text or "")
+        assert "Done!" in (progress.text or "") and "Recovering" not in (progress.text or "")
 
 
 async def test_a_restart_while_recovery_is_pending_still_delivers_once(

@@ -7,9 +7,10 @@ with `data` a list of items in track order, `{id, audio_url, title, status, erro
 is 201 while running (data null), 200 when at least one track came back, 500 when none did. Recovered
 files are the tracks' real audio, served as `.m4a` (audio/mp4) under /media/recovered/.
 
-Faults, on ``provider.recovery``: ``script(failed={position: error}, drop_callback=..., hold=...)``
-shapes the next recovery (items failed with a §14 error, its callback never sent, held until
-``release(task_id)``); the POST itself fails with ``provider.fail_next_request("suno/recovery", code)``.
+Faults, on ``provider.recovery``: ``script(failed={position: error}, drop_callback=..., hold=...,
+fail_with=(code, msg))`` shapes the next recovery (items failed with a §14 error, its callback never
+sent, held until ``release(task_id)``, or the task failed as a whole); the POST itself fails with
+``provider.fail_next_request("suno/recovery", code)``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class RecoveryScript:
     failed: Mapping[int, str] = field(default_factory=dict)  # track position -> its §14 error
     drop_callback: bool = False
     hold: bool = False
+    fail_with: tuple[int, str] | None = None  # the whole task fails: that code, no items
 
 
 @dataclass(slots=True)
@@ -61,12 +63,15 @@ class RecoveryTask:
     callback_url: str
     script: RecoveryScript
     items: list[dict[str, Any]] | None = None  # None while running
+    error: tuple[int, str] | None = None  # the task failed as a whole (a server error)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[bool] = field(default_factory=list)
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def code(self) -> int:
+        if self.error is not None:
+            return self.error[0]
         if self.items is None:
             return RUNNING
         return DONE if any(item["status"] == "success" for item in self.items) else ALL_FAILED
@@ -81,14 +86,20 @@ class RecoveryHost:
         self._scripts: collections.deque[RecoveryScript] = collections.deque()
 
     def script(
-        self, *, failed: Mapping[int, str] | None = None, drop_callback: bool = False, hold: bool = False
+        self,
+        *,
+        failed: Mapping[int, str] | None = None,
+        drop_callback: bool = False,
+        hold: bool = False,
+        fail_with: tuple[int, str] | None = None,
     ) -> None:
         """Shape the next recovery: `failed` tracks (by position) fail with their error; `drop_callback`
-        sends no callback (only record-info tells); `hold` keeps it running until `release`."""
+        sends no callback (only record-info tells); `hold` keeps it running until `release`; `fail_with`
+        fails it as a whole (that code and message, `data` null)."""
         unknown = set((failed or {}).values()) - ERRORS
         if unknown:
             raise ValueError(f"not a documented recovery error: {sorted(unknown)}")
-        self._scripts.append(RecoveryScript(dict(failed or {}), drop_callback, hold))
+        self._scripts.append(RecoveryScript(dict(failed or {}), drop_callback, hold, fail_with))
 
     def release(self, task_id: str) -> None:
         self.tasks[task_id].released.set()
@@ -159,6 +170,8 @@ class RecoveryHost:
     # ---- the task ---------------------------------------------------------------------------------
 
     def _payload(self, task: RecoveryTask) -> dict[str, Any]:
+        if task.error is not None:
+            return {"code": task.error[0], "task_id": task.task_id, "msg": task.error[1], "data": None}
         msg = {RUNNING: "running", DONE: "success", ALL_FAILED: "all tracks failed to recover"}[task.code]
         return {"code": task.code, "task_id": task.task_id, "msg": msg, "data": task.items}
 
@@ -167,6 +180,7 @@ class RecoveryHost:
         if task.script.hold:
             await task.released.wait()
         music = self.emulator.tasks[task.music_task_id]
+        task.error = task.script.fail_with
         items = []
         for position, track in enumerate(music.tracks):
             error = task.script.failed.get(position)
@@ -180,7 +194,7 @@ class RecoveryHost:
                     "error": error or "",
                 }
             )
-        task.items = items
+        task.items = items if task.error is None else None
         self.emulator.notify()
         if task.script.drop_callback:
             return
