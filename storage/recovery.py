@@ -50,16 +50,21 @@ class Started:
 
 
 def start(conn: Conn, parent_ids: Sequence[int], now: float) -> Started:
-    """A recovery for each of these complete tasks that has an unsent track with no audio."""
+    """A recovery for each of these complete tasks that has an unsent track with no audio.
+
+    One statement finds them for a whole batch (few ever need one); SQLite caps an IN list's size."""
     started = Started([])
-    for parent_id in parent_ids:
-        row = conn.execute(
-            "SELECT t.id, t.user_id, t.chat_id, t.provider_task_id FROM tasks t WHERE t.id = ? "
+    ids = list(parent_ids)
+    for offset in range(0, len(ids), 500):
+        chunk = ids[offset : offset + 500]
+        rows = conn.execute(
+            "SELECT t.id, t.user_id, t.chat_id, t.provider_task_id FROM tasks t "
+            f"WHERE t.id IN ({','.join('?' * len(chunk))}) "
             "AND t.kind <> 'recovery' AND t.provider_task_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
             "tracks k WHERE k.task_id = t.id AND k.sent_at IS NULL AND k.audio_url IS NULL)",
-            (parent_id,),
-        ).fetchone()
-        if row is not None:
+            chunk,
+        ).fetchall()
+        for row in rows:
             _ensure(conn, row, now, started)
     return started
 

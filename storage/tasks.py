@@ -560,12 +560,13 @@ def _follow_up(conn: Conn, applied: list[Applied], follow_up: FollowUp, now: flo
         wanted += results.deliveries(conn, complete, now)
     # A song that came back with a track missing its audio asks the provider to recover it (once); a
     # recovery that ended gives the song's tracks their audio, or their notice.
-    done = [a.task.id for a in applied if a.changed and a.task.stage is Stage.COMPLETE]
-    started = recovery.start(conn, done, now) if done else None
-    if started is not None:
+    changed = [a.task for a in applied if a.changed]
+    done = [t.id for t in changed if t.stage is Stage.COMPLETE and t.kind is not TaskKind.RECOVERY]
+    if done:
+        started = recovery.start(conn, done, now)
         wanted += started.work
         follow_up.recoveries += started.created
-    ended_now = [a.task.id for a in applied if a.changed and a.task.stage.terminal]
+    ended_now = [t.id for t in changed if t.stage.terminal and t.kind is TaskKind.RECOVERY]
     if ended_now:
         wanted = recovery.ended(conn, ended_now, now) + wanted
     follow_up.recorded += work.want(conn, wanted, now=now, lease=follow_up.lease)
