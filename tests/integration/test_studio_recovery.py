@@ -61,7 +61,7 @@ async def test_a_track_with_no_audio_is_recovered_and_delivered_once_at_no_cost(
     provider.script(lose_audio=(1,))
     async with start_bot(make_settings(**PAYMENTS)) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
-        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=40)
         await assert_both_delivered_once(bot, telegram)
 
         music = provider.last_task
@@ -96,7 +96,7 @@ async def test_a_lost_recovery_callback_is_made_up_for_by_polling(
     provider.recovery.script(drop_callback=True)
     async with start_bot(make_settings(SUNO_POLL_INTERVAL=0.3)) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
-        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=40)
         await assert_both_delivered_once(bot, telegram)
     polls = provider.api_requests("suno/recovery/record-info")
     assert polls and all(r.query == {"task_id": provider.recovery.last_task.task_id} for r in polls)
@@ -114,10 +114,10 @@ async def test_recovery_in_polling_mode_waits_through_running_answers(
     async with start_bot(make_settings(webhook=False, SUNO_POLL_INTERVAL=0.3)) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
         polls = lambda: provider.api_requests("suno/recovery/record-info")  # noqa: E731
-        await provider.wait_for(lambda: len([r for r in polls() if r.code == 201]) >= 2, timeout=20)
+        await provider.wait_for(lambda: len([r for r in polls() if r.code == 201]) >= 2, timeout=40)
         assert len(telegram.audios(ALICE)) == 1 and lost_notices(telegram) == []
         provider.recovery.release(provider.recovery.last_task.task_id)
-        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=40)
         await assert_both_delivered_once(bot, telegram)
 
 
@@ -133,7 +133,7 @@ async def test_a_song_whose_audio_is_all_lost_is_told_once_with_the_credit_back(
     settings = make_settings(**PAYMENTS)
     async with start_bot(settings) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
-        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=20)
+        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=40)
         await bot.services.tasks.idle()
         [notice] = lost_notices(telegram)
         assert "Track 1 of “A Calm Lo Fi Song About”" in notice or "Track 1 of “" in notice
@@ -162,7 +162,7 @@ async def test_a_partly_lost_song_names_the_lost_track_and_keeps_the_credit(
     provider.recovery.script(failed={1: "mango_transfer_failed"})
     async with start_bot(make_settings(**PAYMENTS)) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
-        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=20)
+        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=40)
         await bot.services.tasks.idle()
         [notice] = lost_notices(telegram)
         assert notice.startswith("Track 2 of “") and "could not copy the recovered file" in notice
@@ -197,7 +197,7 @@ async def test_a_failed_recovery_tells_the_person_the_track_failed(
         provider.recovery.script(fail_with=(500, "Server error"), drop_callback=fault == "failed_poll")
     async with start_bot(make_settings(webhook=webhook, SUNO_POLL_INTERVAL=0.3)) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
-        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=20)
+        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=40)
         await bot.services.tasks.idle()
         [notice] = lost_notices(telegram)
         assert notice.startswith("Track 2 of") and "could not recover it" in notice
@@ -220,7 +220,7 @@ async def test_a_restart_while_recovery_is_pending_still_delivers_once(
     settings = make_settings(SUNO_POLL_INTERVAL=0.5)
     async with start_bot(settings) as first:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
-        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 1, timeout=20)
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 1, timeout=40)
         await provider.wait_for(lambda: bool(provider.recovery.tasks), timeout=10)
 
         async def submitted() -> bool:
@@ -229,7 +229,7 @@ async def test_a_restart_while_recovery_is_pending_still_delivers_once(
         await wait_until(submitted, timeout=10)
     provider.recovery.release(provider.recovery.last_task.task_id)  # it ends while no bot runs
     async with start_bot(settings) as second:
-        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=40)
         await assert_both_delivered_once(second, telegram)
         assert (await recovery_of(second)).stage is Stage.COMPLETE
     assert len(recovery_posts(provider)) == 1
@@ -245,7 +245,7 @@ async def test_a_track_whose_download_keeps_failing_is_delivered_from_its_recove
     provider.fail_next_downloads(1, status=404)
     async with start_bot(make_settings(DELIVERY_URL_SCHEMES="")) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
-        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=40)
         await assert_both_delivered_once(bot, telegram)
         assert not any("could not fetch" in (m.text or "") for m in telegram.bot_messages(ALICE))
         assert len(recovery_posts(provider)) == 1
@@ -266,7 +266,7 @@ async def test_a_download_that_recovery_cannot_help_still_gives_the_link(
     async with start_bot(make_settings(DELIVERY_URL_SCHEMES="")) as bot:
         await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
         links = lambda: [m for m in telegram.bot_messages(ALICE) if "could not fetch" in (m.text or "")]  # noqa: E731
-        await telegram.wait_for(lambda: len(links()) == 1 and len(telegram.audios(ALICE)) == 1, timeout=20)
+        await telegram.wait_for(lambda: len(links()) == 1 and len(telegram.audios(ALICE)) == 1, timeout=40)
         await bot.services.tasks.idle()
         [link] = links()
         assert "/media/audio/" in (link.text or "")
