@@ -143,7 +143,15 @@ def build_task_core(
     outbox = Outbox(
         queue=queue,
         progress=progress,
-        deliveries=Deliveries(storage=storage, bot=bot, delivery=delivery, pacer=pacer, files=files),
+        deliveries=Deliveries(
+            storage=storage,
+            bot=bot,
+            delivery=delivery,
+            pacer=pacer,
+            files=files,
+            wake=queue.wake,
+            recoveries_started=lifecycle.recoveries_started,
+        ),
         people=storage.people,
         metrics=metrics,
         slots_ahead=pacer.ahead,

@@ -70,6 +70,7 @@ class TaskKind(StrEnum):
     REPLACE_SECTION = "replace_section"  # replace a section of a track (bot/studio/replace_section.py)
     COVER_ART = "cover_art"  # cover art of a music task (bot/studio/cover.py)
     MASHUP = "mashup"  # two songs mixed into one (bot/studio/mashup.py)
+    RECOVERY = "recovery"  # a finished task's lost audio asked for again (bot/studio/recovery.py)
 
     @property
     def studio(self) -> bool:
@@ -184,6 +185,7 @@ class Track(Record, TrackData):
     telegram_file_id: str | None = None
     telegram_message_id: int | None = None
     sent_at: float | None = None
+    lost_url: str | None = None  # a link that would not download, while the track is recovered
 
 
 FileMedia = Literal["audio", "document", "video", "photo", "text"]

@@ -15,6 +15,7 @@ from storage.library import LibraryRepository
 from storage.limits import LimitRepository
 from storage.people import PeopleRepository
 from storage.privacy import PrivacyRepository
+from storage.recovery import RecoveryRepository
 from storage.results import ResultRepository
 from storage.shares import ShareRepository
 from storage.tasks import TaskRepository
@@ -41,6 +42,7 @@ class Storage:
         self.ledger = LedgerRepository(self.db)
         self.results = ResultRepository(self.db)  # the studio's files and personas
         self.limits = LimitRepository(self.db)  # replicas' shared limits (PostgreSQL only)
+        self.recovery = RecoveryRepository(self.db)  # lost audio asked for again
 
     async def open(self) -> None:
         """Connect and bring the schema up to date."""

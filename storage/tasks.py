@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import ledger, results, work
+from storage import ledger, recovery, results, work
 from storage.db import Conn, Database
 from storage.models import FileData, Stage, Task, TaskKind, Track, TrackData
 from storage.work import Kind, Lease, NewWork, WorkItem
@@ -41,6 +41,7 @@ class FollowUp:
     lease: Lease | None
     poll_interval: float
     recorded: list[WorkItem] = field(default_factory=list)
+    recoveries: int = 0  # recovery tasks created (storage/recovery.py), for the metrics
 
 
 @dataclass
@@ -221,6 +222,10 @@ class TaskRepository:
                     now=now,
                     lease=follow_up.lease,
                 )
+                # A recovery that failed still owes the person word of the tracks it was for.
+                follow_up.recorded += work.want(
+                    conn, recovery.ended(conn, [task_id], now), now=now, lease=follow_up.lease
+                )
                 _end_polls(conn, [task_id], now)
             return changed > 0
 
@@ -332,13 +337,17 @@ class TaskRepository:
 
     async def count_active(self, user_id: int) -> int:
         row = await self._db.fetchone(
-            "SELECT COUNT(*) FROM tasks WHERE user_id = ? AND stage NOT IN ('complete', 'failed')", (user_id,)
+            # A recovery is the bot's own doing, not the person's: it takes no place in their quotas.
+            "SELECT COUNT(*) FROM tasks WHERE user_id = ? AND stage NOT IN ('complete', 'failed') "
+            "AND kind <> 'recovery'",
+            (user_id,),
         )
         return int(row[0]) if row else 0
 
     async def count_created_since(self, user_id: int, since: float) -> int:
         row = await self._db.fetchone(
-            "SELECT COUNT(*) FROM tasks WHERE user_id = ? AND created_at >= ?", (user_id, since)
+            "SELECT COUNT(*) FROM tasks WHERE user_id = ? AND created_at >= ? AND kind <> 'recovery'",
+            (user_id, since),
         )
         return int(row[0]) if row else 0
 
@@ -561,6 +570,17 @@ def _follow_up(conn: Conn, applied: list[Applied], follow_up: FollowUp, now: flo
             NewWork(Kind.DELIVER, row[0], row[1], row[2], now) for row in _select_in(conn, sql, complete)
         ]
         wanted += results.deliveries(conn, complete, now)
+    # A song that came back with a track missing its audio asks the provider to recover it (once); a
+    # recovery that ended gives the song's tracks their audio, or their notice.
+    changed = [a.task for a in applied if a.changed]
+    done = [t.id for t in changed if t.stage is Stage.COMPLETE and t.kind is not TaskKind.RECOVERY]
+    if done:
+        started = recovery.start(conn, done, now)
+        wanted += started.work
+        follow_up.recoveries += started.created
+    ended_now = [t.id for t in changed if t.stage.terminal and t.kind is TaskKind.RECOVERY]
+    if ended_now:
+        wanted = recovery.ended(conn, ended_now, now) + wanted
     follow_up.recorded += work.want(conn, wanted, now=now, lease=follow_up.lease)
     ended = [a.task.id for a in applied if a.task.stage.terminal]
     going = [a.task.id for a in applied if not a.task.stage.terminal]

@@ -44,9 +44,17 @@ def extend_button(texts: Texts, track: Track) -> InlineKeyboardMarkup:
     )
 
 
-def safe_file_name(title: str) -> str:
+# The audio containers the provider links to: MP3 for songs, and M4A for recovered ones (provider-tools.md
+# §14), which must not be named (or typed) as MP3.
+AUDIO_EXTENSIONS = ("mp3", "m4a")
+
+
+def safe_file_name(title: str, url: str = "") -> str:
+    """The file name people see: the title, with the extension the URL's file has (.mp3 by default)."""
     name = re.sub(r"[^\w\- ]+", "", title, flags=re.UNICODE).strip()[:60] or "track"
-    return f"{name}.mp3"
+    last = urlsplit(url).path.rsplit("/", 1)[-1]
+    extension = last.rsplit(".", 1)[-1].lower() if "." in last else ""
+    return f"{name}.{extension if extension in AUDIO_EXTENSIONS else 'mp3'}"
 
 
 class TrackDelivery:
@@ -131,7 +139,7 @@ class TrackDelivery:
                 )
             async with self._slots:
                 message = await self._uploader.send_audio(
-                    path=path, filename=safe_file_name(track.title), **details
+                    path=path, filename=safe_file_name(track.title, url), **details
                 )
             # Down from the provider, then up to Telegram, with the thumbnail beside it.
             return self._delivered(message, "upload", spent + 2 * size + len(thumbnail or b""), started)

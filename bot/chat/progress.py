@@ -53,7 +53,9 @@ def render_progress(
     queue_position: int | None = None,
     track_count: int = 0,
     asked_by: str | None = None,
+    recovering: int = 0,
 ) -> str:
+    """`recovering`: tracks whose lost audio the provider is asked for again (bot/studio/recovery.py)."""
     lines = [f"🎵 {texts(f'kind.{task.kind.value}')}"]
     if asked_by is not None:
         lines.append(texts("progress.asked_by", name=asked_by))
@@ -78,4 +80,6 @@ def render_progress(
         lines.append(texts("progress.stream", url=task.stream_url))
     if task.stage is Stage.COMPLETE and track_count:
         lines.append(texts("progress.tracks", count=track_count))
+    if task.stage is Stage.COMPLETE and recovering:
+        lines.append(texts("progress.recovering", count=recovering))
     return "\n".join(lines)

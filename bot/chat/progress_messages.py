@@ -13,7 +13,7 @@ from bot.chat.progress import render_progress
 from bot.i18n import Texts
 from bot.tasks.retry import until_stored
 from bot.telegram.pacing import ChatPacer, Pace
-from storage.models import Stage, Task, Track
+from storage.models import Stage, Task, TaskKind, Track
 from storage.store import Storage
 
 SHOWN_TEXTS_KEPT = 20_000
@@ -47,14 +47,23 @@ class ProgressMessages:
     async def show(self, task_id: int) -> None:
         """Send or edit the task's progress message to show its state now (nothing if it shows it)."""
         task, locale, name = await self._storage.tasks.with_asker(task_id)
+        if task.kind is TaskKind.RECOVERY:
+            # A recovery has no message of its own: the song's says that it is under way, then no more.
+            parent = await self._storage.recovery.parent(task)
+            if parent is not None and parent.progress_message_id is not None:
+                await self.show(parent.id)
+            return
         texts = Texts(locale)
         tracks = await self._storage.tasks.tracks(task_id) if task.stage is Stage.COMPLETE else []
+        waiting = [t for t in tracks if t.sent_at is None and not t.audio_url]
+        recovering = len(waiting) if waiting and await self._storage.recovery.running_for(task) else 0
         text = render_progress(
             task,
             texts,
             now=self._now(),
             queue_position=self._queue_position(task_id),
             track_count=len(tracks),
+            recovering=recovering,
             # In a group several people make songs side by side: each message says whose it is.
             asked_by=(name or "?") if task.chat_id != task.user_id else None,
         )

@@ -446,4 +446,20 @@ MESSAGES: dict[str, str] = {
     "did not accept the request. Write your own lyrics (or choose Instrumental mix) and try again.",
     "error.mashup_413": "The provider says one of the songs matches an existing published work, so it "
     "cannot be mashed up. Please use your own recordings or tracks I made for you.",
+    # Recovery: a finished song's lost audio asked for again (bot/studio/recovery.py)
+    "kind.recovery": "Recovering lost audio",
+    "progress.recovering": "Recovering the audio of {count} track(s)…",
+    "recovery.lost": "Track {position} of “{title}” could not be recovered: {reason}.",
+    "recovery.given_back": "No track of this song reached you, so its {credits} credits are back on your "
+    "balance.",
+    "recovery.reason.no_audio_id_mappings": "the music service has no such track any more",
+    "recovery.reason.account_missing": "the music service lost the account that made it",
+    "recovery.reason.get_tokens_failed": "the music service could not sign in to fetch it",
+    "recovery.reason.feed_failed": "the music service could not look it up",
+    "recovery.reason.clip_error": "the music service reports the track itself as broken",
+    "recovery.reason.clip_not_complete": "the music service never finished the track",
+    "recovery.reason.mango_transfer_failed": "the music service could not copy the recovered file",
+    "recovery.reason.no_link": "the music service sent no link to it",
+    "recovery.reason.failed": "the music service could not recover it",
+    "recovery.reason.unknown": "the music service lost it",
 }

@@ -459,4 +459,20 @@ MESSAGES: dict[str, str] = {
     "и попробуйте снова.",
     "error.mashup_413": "Провайдер сообщает, что одна из песен совпадает с уже опубликованным произведением, "
     "поэтому её нельзя использовать. Возьмите свои записи или треки, которые я сделал для вас.",
+    # Recovery: a finished song's lost audio asked for again (bot/studio/recovery.py)
+    "kind.recovery": "Восстановление аудио",
+    "progress.recovering": "Восстанавливаю аудио треков: {count}…",
+    "recovery.lost": "Трек {position} песни «{title}» восстановить не удалось: {reason}.",
+    "recovery.given_back": "Ни один трек этой песни до вас не дошёл, поэтому её кредиты ({credits}) "
+    "вернулись на ваш баланс.",
+    "recovery.reason.no_audio_id_mappings": "у музыкального сервиса больше нет такого трека",
+    "recovery.reason.account_missing": "музыкальный сервис потерял аккаунт, которым трек был создан",
+    "recovery.reason.get_tokens_failed": "музыкальный сервис не смог авторизоваться, чтобы получить его",
+    "recovery.reason.feed_failed": "музыкальный сервис не смог его найти",
+    "recovery.reason.clip_error": "музыкальный сервис сообщает, что сам трек повреждён",
+    "recovery.reason.clip_not_complete": "музыкальный сервис так и не закончил трек",
+    "recovery.reason.mango_transfer_failed": "музыкальный сервис не смог скопировать восстановленный файл",
+    "recovery.reason.no_link": "музыкальный сервис не прислал ссылку на него",
+    "recovery.reason.failed": "музыкальный сервис не смог его восстановить",
+    "recovery.reason.unknown": "музыкальный сервис его потерял",
 }

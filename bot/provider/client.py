@@ -28,12 +28,16 @@ STREAM_UPLOAD_PATH = "/api/file-stream-upload"
 
 
 class ProviderDownloadError(Exception):
-    """Generated media that could not be fetched (bot/provider/media.py); `refused`: by the MediaGuard."""
+    """Generated media that could not be fetched (bot/provider/media.py); `refused`: by the MediaGuard;
+    `gone`: the host says the file is not there (404/410: an expired link, which recovery renews)."""
 
-    def __init__(self, message: str, *, too_big: bool = False, refused: bool = False) -> None:
+    def __init__(
+        self, message: str, *, too_big: bool = False, refused: bool = False, gone: bool = False
+    ) -> None:
         super().__init__(message)
         self.too_big = too_big
         self.refused = refused
+        self.gone = gone
 
 
 class ProviderClient:
@@ -123,6 +127,13 @@ class ProviderClient:
             raise ProviderError(500, "record-info returned no data")
         return data
 
+    async def record_envelope(
+        self, path: str, query: dict[str, str], *, answers: frozenset[int]
+    ) -> dict[str, Any]:
+        """A record-info whose envelope code is the task's state (recovery: 201 running, 500 all failed):
+        the whole envelope for these `answers`, a ProviderError for any other code."""
+        return await self._request("GET", self._base_url + path, params=query, answers=answers | {200})
+
     async def record_info(self, task_id: str) -> ProviderSnapshot:
         envelope = await self._request("GET", self._base_url + RECORD_INFO_PATH, params={"taskId": task_id})
         data = envelope.get("data")
@@ -170,8 +181,9 @@ class ProviderClient:
         ticket: object = None,
         creates_task: bool = False,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        answers: frozenset[int] = frozenset({200}),
     ) -> dict[str, Any]:
-        """The answer's envelope (code 200); a ProviderError otherwise.
+        """The answer's envelope (code 200, or one of `answers`); a ProviderError otherwise.
 
         A request that creates a task is sent once: whether an unclear answer means it was made is for
         the caller to decide (bot/tasks/submitter.py). Others are retried while the error is worth it.
@@ -190,6 +202,7 @@ class ProviderClient:
                     budgeted=budgeted,
                     ticket=ticket,
                     before_send=before_send,
+                    answers=answers,
                 )
             except ProviderError as error:
                 if not error.retryable or attempt > retries:
@@ -211,6 +224,7 @@ class ProviderClient:
         budgeted: bool,
         ticket: object = None,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        answers: frozenset[int] = frozenset({200}),
     ) -> dict[str, Any]:
         if budgeted:
             await self.budget.acquire(ticket)
@@ -246,7 +260,7 @@ class ProviderClient:
         code = envelope.get("code", status)
         if isinstance(code, bool) or not isinstance(code, int):
             code = status
-        if code != 200:
+        if code not in answers:
             self._count_error(str(code))
             message = first_text(envelope, ("msg", "message", "errorMessage", "errorMsg")) or "error"
             raise ProviderError(envelope_code(code), message, task_id=task_id_of(envelope))

@@ -120,7 +120,9 @@ class MediaFetcher:
                     continue
                 if method == "GET" and response.status != 200:
                     response.release()
-                    raise ProviderDownloadError(f"HTTP {response.status} for {_path(url)}")
+                    raise ProviderDownloadError(
+                        f"HTTP {response.status} for {_path(url)}", gone=response.status in (404, 410)
+                    )
                 return response
             raise ProviderDownloadError(f"more than {self._redirects} redirects for {_path(url)}")
         except MediaRefused as refused:

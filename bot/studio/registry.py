@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bot.studio import lyrics, mashup, persona, replace_section, sounds, stems, timed_lyrics, video, wav
+from bot.studio import (
+    lyrics,
+    mashup,
+    persona,
+    recovery,
+    replace_section,
+    sounds,
+    stems,
+    timed_lyrics,
+    video,
+    wav,
+)
 from bot.studio.boost import TOOL as BOOST
 from bot.studio.cover import TOOL as COVER
 from bot.studio.tool import Tool
@@ -23,6 +34,7 @@ TOOLS: dict[TaskKind, Tool] = {
         replace_section.TOOL,
         COVER,
         mashup.TOOL,
+        recovery.TOOL,
     )
 }
 

@@ -47,6 +47,9 @@ class Tool:
     read_callback: Reader = ProviderSnapshot.from_callback
     read_record: Reader = ProviderSnapshot.from_record_info
     read_answer: AnswerReader | None = None
+    # Record-info envelope codes that are states, not errors (recovery's 201 "running", 500 "all
+    # failed"): with any, `read_record` is given the whole envelope instead of its `data`.
+    poll_answers: frozenset[int] = frozenset()
     # A tool applied to a delivered track: its button under More… (a catalogue key), the short code its
     # callback data carries (`st:<code>:<track id>`), and the request fields it makes from the track.
     button: str | None = None

@@ -248,6 +248,7 @@ class EventIntake:
             # Only once committed: a repeat of these payloads is then stored as applied (accept_callback).
             for digest, parsed in fresh.items():
                 self._remember_payload(digest, parsed)
+            self._life.recoveries_started(follow_up.recoveries)
             self._show_applied(applied, follow_up.recorded)
         # Those that came while this batch was applied stay, after it (the batch may be under `limit`).
         self._stored = self._stored[len(batch) :]

@@ -52,6 +52,12 @@ class Lifecycle:
         if error.out_of_credits:
             await self._out_of_credits()
 
+    def recoveries_started(self, count: int) -> None:
+        """Recovery tasks storage made itself (storage/recovery.py), counted as tasks people create are."""
+        if count:
+            self.metrics.tasks_created.labels(kind=TaskKind.RECOVERY.value).inc(count)
+            self.metrics.active_tasks.inc(count)
+
     def stage_reached(self, task: Task) -> None:
         if task.submitted_at is not None and task.stage in (Stage.TEXT, Stage.FIRST, Stage.COMPLETE):
             self.metrics.stage_latency.labels(stage=task.stage.value).observe(

@@ -74,7 +74,13 @@ class Poller:
             self._queue.done(item)  # its answer was its result: there is nothing to ask about
             return
         try:
-            if tool is not None:
+            if tool is not None and tool.poll_answers:
+                data = await self._provider.record_envelope(
+                    tool.poll_path or "", {tool.poll_query: task.provider_task_id}, answers=tool.poll_answers
+                )
+                data.setdefault(tool.poll_query, task.provider_task_id)
+                snapshot = tool.read_record(data)
+            elif tool is not None:
                 data = await self._provider.record(
                     tool.poll_path or "", {tool.poll_query: task.provider_task_id}
                 )

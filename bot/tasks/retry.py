@@ -71,7 +71,9 @@ def judge(error: BaseException, attempts: int) -> Verdict:
     if isinstance(error, TelegramError):
         return Verdict(backoff(attempts), f"telegram: {name}: {error}")
     if isinstance(error, ProviderDownloadError):
-        if error.too_big:
+        # Too big stays too big; a file that is not there (an expired link) is not coming back by
+        # waiting: the delivery gives up at once, which for a track means its audio is recovered.
+        if error.too_big or error.gone:
             return Verdict(None, str(error))
         return Verdict(backoff(attempts, base=2.0), f"download: {error}") if attempts < 8 else _spent(error)
     if isinstance(error, ProviderError):

@@ -87,7 +87,9 @@ class AudioUploader:
         fields = _fields(chat_id, title, performer, duration, caption, thumbnail, reply_markup)
 
         def audio(data: aiohttp.FormData) -> None:
-            data.add_field("audio", path.open("rb"), filename=filename, content_type="audio/mpeg")
+            # A recovered track may be M4A (provider-tools.md §14): typed as what it is named.
+            mime = "audio/mp4" if filename.lower().endswith(".m4a") else "audio/mpeg"
+            data.add_field("audio", path.open("rb"), filename=filename, content_type=mime)
 
         return await self._send(chat_id, fields, audio, thumbnail, followers)
 

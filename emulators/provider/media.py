@@ -25,8 +25,8 @@ class MediaHost:
     async def _handle_audio(self, request: web.Request) -> web.StreamResponse:
         track_id = request.match_info.get("track_id") or request.match_info["name"].removesuffix(".mp3")
         track = self._tracks.get(track_id)
-        if track is None:
-            raise web.HTTPNotFound()
+        if track is None or (track.lost and "track_id" not in request.match_info):
+            raise web.HTTPNotFound()  # a lost track's file is gone (its stream stays)
         return self._scripted_failure(request, "audio") or await _stream_bytes(
             request, track.audio, "audio/mpeg"
         )

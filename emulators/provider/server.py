@@ -55,6 +55,7 @@ from emulators.provider.rules import (
     validate_task_request,
 )
 from emulators.provider.studio.files import StudioHost
+from emulators.provider.studio.recovery import RecoveryHost
 from emulators.provider.tasks import (
     REMAKE_KINDS,
     DownloadRecord,
@@ -133,6 +134,9 @@ class ProviderEmulator(UploadHost, MediaHost):
       files of the upload host are not affected and do not use the count. Recorded as
       ``fault="download:<status>"``.
     - ``enforce_budget`` / ``credits``: the 405 of the rate limit and the 429 of an empty balance.
+    - ``script(lose_audio=(1,))`` reports that track with ``audio_url: ""`` (its file gone); the
+      ``recovery`` desk (``emulators/provider/studio/recovery.py``) brings it back, and its own
+      ``recovery.script(...)`` fails items, drops its callback, holds it or fails it as a whole.
     - ``vary(...)``: answer in payload variants seen beside the documented shapes (a task id under
       ``task_id``, ``fileUrl``, undocumented statuses, placeholder tracks...; ``provider_variants``).
     """
@@ -173,6 +177,7 @@ class ProviderEmulator(UploadHost, MediaHost):
         self.unknown_task_ids: list[str] = []  # record-info lookups of task ids never issued
 
         self.studio = StudioHost(self, list(studio.FILE_TOOLS))  # WAV, stems... (emulators/provider/studio/)
+        self.recovery = RecoveryHost(self)  # POST /api/v1/suno/recovery and its faults
         self.on_task_created: TaskCreatedHook | None = None
         self.variants = PayloadVariants()
 
@@ -234,7 +239,7 @@ class ProviderEmulator(UploadHost, MediaHost):
     def script(self, **fault: Any) -> None:
         """Queue faults for the next created task (FIFO, one script per task). Keywords: duplicate,
         reorder, drop_callbacks, drop_stages, fail_with=(code, msg), sensitive, hold, delays=(t, f, c),
-        callback_exception."""
+        callback_exception, lose_audio=(positions,)."""
         self._scripts.append(TaskScript.from_kwargs(**fault))
 
     def fail_next_request(
@@ -534,6 +539,8 @@ class ProviderEmulator(UploadHost, MediaHost):
             track_bytes=self.track_bytes,
             source=source,
         )
+        for position in script.lose_audio:
+            task.tracks[position].lost = True
         self.tasks[task.task_id] = task
         self._tracks.update((track.id, track) for track in task.tracks)
         runner = asyncio.create_task(run_task(self, task), name=f"provider-task-{task.task_id}")

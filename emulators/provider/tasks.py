@@ -101,6 +101,9 @@ class TaskScript:
     hold: bool = False
     delays: tuple[float, float, float] | None = None
     callback_exception: bool = False  # end in CALLBACK_EXCEPTION (with tracks) instead of SUCCESS
+    # Tracks (by position, 0 or 1) reported with `audio_url: ""` and whose audio file is gone (404): only
+    # POST /api/v1/suno/recovery brings them back (emulators/provider/studio/recovery.py).
+    lose_audio: frozenset[int] = frozenset()
 
     @classmethod
     def from_kwargs(cls, **fault: Any) -> TaskScript:
@@ -110,6 +113,8 @@ class TaskScript:
             if unknown:
                 raise ValueError(f"unknown stages in drop_stages: {sorted(unknown)}")
             fault["drop_stages"] = stages
+        if "lose_audio" in fault:
+            fault["lose_audio"] = frozenset(int(position) for position in fault["lose_audio"])
         if fault.get("fail_with") is not None:
             code, msg = fault["fail_with"]
             fault["fail_with"] = (int(code), str(msg))
@@ -134,6 +139,7 @@ class EmulatedTrack:
     image: bytes = field(repr=False)
     stream_ready: bool = False
     audio_ready: bool = False
+    lost: bool = False  # reported with no audio URL, its file gone (TaskScript.lose_audio)
 
     @property
     def sha256(self) -> str:
@@ -141,7 +147,7 @@ class EmulatedTrack:
 
     def urls(self, base_url: str) -> dict[str, str]:
         return {
-            "audio": f"{base_url}/media/audio/{self.id}.mp3" if self.audio_ready else "",
+            "audio": f"{base_url}/media/audio/{self.id}.mp3" if self.audio_ready and not self.lost else "",
             "stream": f"{base_url}/media/stream/{self.id}" if self.stream_ready else "",
             "image": f"{base_url}/media/image/{self.id}.jpeg" if self.audio_ready else "",
         }

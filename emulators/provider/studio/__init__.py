@@ -16,6 +16,7 @@ from emulators.provider.studio import (
     lyrics,
     mashup,
     persona,
+    recovery,
     replace_section,
     sounds,
     stems,
@@ -35,7 +36,7 @@ FILE_TOOLS = (
     cover,
 )  # timed_lyrics and persona answer at once; all run by emulators/provider/studio/files.py StudioHost
 # Tools that answer on their own routes (`add_routes(app, prefix, host)`).
-ROUTE_TOOLS = (boost,)
+ROUTE_TOOLS = (boost, recovery)
 
 
 def register() -> None:
