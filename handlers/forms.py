@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -50,7 +52,7 @@ from handlers.common import person_of, reply
 from handlers.payments import offer_packs
 from handlers.privacy import forget
 from handlers.studio import own_track, refusal_for, start_tool
-from storage.models import TaskKind
+from storage.models import Person, Task, TaskKind, Track
 
 log = logging.getLogger(__name__)
 
@@ -171,65 +173,64 @@ async def custom(update: Update, context: BotContext) -> int:
     return await _begin(update, context, draft)
 
 
-async def make_persona(update: Update, context: BotContext) -> int:
-    """Make a persona under a track's More…: its name, description and vocal window are asked."""
+async def _track_questions(
+    update: Update,
+    context: BotContext,
+    *,
+    flow: str,
+    refusal: Callable[[Person, Task, Track], Awaitable[str | None]],
+    **fields: Any,
+) -> int:
+    """A tool under a track's More… that asks questions first (`st:<code>:<track id>`): the presser's own
+    track, refused before anything is asked when the tool cannot be used on it, else its first question."""
     query = update.callback_query
     assert query is not None and query.data is not None
     person = await person_of(update, context)
     texts = Texts(person.locale)
-    owned = await own_track(update, context, query.data.removeprefix("st:per:"))
+    owned = await own_track(update, context, query.data.rpartition(":")[2])
     if owned is None:
         await query.answer(texts("studio.gone"))
         return END
     await query.answer()
     task, track = owned
-    made = await services_of(context).storage.results.personas(person.user_id)
-    refusal = refusal_for(TaskKind.PERSONA, task, track)
-    if refusal is None and any(p.track_id == track.id for p in made):
-        refusal = "persona.exists"  # the provider makes one persona per track (409)
-    if refusal is None and (track.duration or 0) < PERSONA_WINDOW[0]:
-        refusal = "persona.too_short"
-    if refusal is not None:
-        await reply(update, texts(refusal))
+    refused = refusal_for(FLOWS[flow].kind, task, track) or await refusal(person, task, track)
+    if refused is not None:
+        await reply(update, texts(refused))
         return END
     draft = Draft(
-        flow="persona",
+        flow=flow,
         model=task.model or services_of(context).settings.suno_model,
         audio_id=track.audio_id,
         task_id=task.provider_task_id,
         duration=track.duration,
         default_title=track.title,
         default_style=track.tags,
+        **{name: value(track) for name, value in fields.items()},
     )
     return await _begin(update, context, draft)
+
+
+async def make_persona(update: Update, context: BotContext) -> int:
+    """Make a persona under a track's More…: its name, description and vocal window are asked."""
+    storage = services_of(context).storage
+
+    async def refusal(person: Person, task: Task, track: Track) -> str | None:
+        if any(p.track_id == track.id for p in await storage.results.personas(person.user_id)):
+            return "persona.exists"  # the provider makes one persona per track (409)
+        return "persona.too_short" if (track.duration or 0) < PERSONA_WINDOW[0] else None
+
+    return await _track_questions(update, context, flow="persona", refusal=refusal)
 
 
 async def replace_section(update: Update, context: BotContext) -> int:
     """Replace a section under a track's More…: which part, its new lyrics, the whole song's lyrics."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    texts = Texts((await person_of(update, context)).locale)
-    owned = await own_track(update, context, query.data.removeprefix("st:rep:"))
-    if owned is None:
-        await query.answer(texts("studio.gone"))
-        return END
-    await query.answer()
-    task, track = owned
-    refusal = refusal_for(TaskKind.REPLACE_SECTION, task, track) or replace_refusal(task, track)
-    if refusal is not None:
-        await reply(update, texts(refusal))
-        return END
-    draft = Draft(
-        flow="replace",
-        model=task.model or services_of(context).settings.suno_model,
-        audio_id=track.audio_id,
-        task_id=task.provider_task_id,
-        duration=track.duration,
-        default_title=track.title,
-        default_style=track.tags,
-        source_lyrics=track.prompt,
+
+    async def refusal(person: Person, task: Task, track: Track) -> str | None:
+        return replace_refusal(task, track)
+
+    return await _track_questions(
+        update, context, flow="replace", refusal=refusal, source_lyrics=lambda track: track.prompt
     )
-    return await _begin(update, context, draft)
 
 
 async def use_lyrics(update: Update, context: BotContext) -> int:

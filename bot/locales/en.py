@@ -19,6 +19,7 @@ MESSAGES: dict[str, str] = {
         "Extend under any song I sent — continue that song\n"
         "/sound <description> — a sound effect, loop or ambience (options: loop=yes, bpm=90, key=C#m)\n"
         "/lyrics <idea> — lyrics written for you; Use these makes a song of them\n"
+        "/mashup — mix two songs (files you send or your tracks) into a new one\n"
         "More… under any song I sent — its lyrics, stems, WAV, video or a persona\n"
         "/status — your recent songs and where they are\n"
         "/language — choose the language I speak\n"
