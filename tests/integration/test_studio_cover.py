@@ -11,19 +11,9 @@ from emulators.provider.studio import cover as emulated_cover
 from emulators.telegram.server import TelegramEmulator
 from emulators.telegram.state import ChatMessage
 from storage.models import Stage, TaskKind
+from tests.integration.studio_chat import ALICE, delivered_song, press_tool
 
-ALICE = 1001
 COVER = "suno/cover/generate"
-
-
-async def _song(telegram: TelegramEmulator, bot: RunningBot) -> tuple[int, int]:
-    """A delivered song's first audio: (message id, track id)."""
-    await telegram.user_sends_text(ALICE, "/generate a calm lo-fi song about rain")
-    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
-    await bot.services.tasks.idle()
-    audio = telegram.audios(ALICE)[0]
-    more = next(d for d in audio.button_data() if d.startswith("more:"))
-    return audio.message_id, int(more.removeprefix("more:"))
 
 
 def _track_ids(telegram: TelegramEmulator) -> list[tuple[int, int]]:
@@ -34,14 +24,6 @@ def _track_ids(telegram: TelegramEmulator) -> list[tuple[int, int]]:
         data = next(d for d in audio.button_data() if d.startswith(("more:", "back:")))
         found.append((audio.message_id, int(data.split(":")[1])))
     return found
-
-
-async def _press_cover(telegram: TelegramEmulator, message_id: int, track_id: int) -> None:
-    audio = next(m for m in telegram.bot_messages(ALICE) if m.message_id == message_id)
-    if f"more:{track_id}" in audio.button_data():  # the tools may be open from before
-        await telegram.user_presses_button(ALICE, message_id, f"more:{track_id}")
-    await telegram.wait_for(lambda: f"st:cov:{track_id}" in audio.button_data())
-    await telegram.user_presses_button(ALICE, message_id, f"st:cov:{track_id}")
 
 
 def _photos(telegram: TelegramEmulator) -> list[ChatMessage]:
@@ -58,8 +40,8 @@ def _answers(telegram: TelegramEmulator) -> list[str]:
 
 async def _cover_art(telegram: TelegramEmulator, bot: RunningBot) -> tuple[int, int, ChatMessage]:
     """A song, its cover art asked for under its first track and delivered: (message, track, choice)."""
-    message_id, track_id = await _song(telegram, bot)
-    await _press_cover(telegram, message_id, track_id)
+    message_id, track_id = await delivered_song(telegram, bot)
+    await press_tool(telegram, message_id, track_id, "cov")
     await telegram.wait_for(lambda: len(_photos(telegram)) == 2 and len(_choices(telegram)) == 1, timeout=20)
     await bot.services.tasks.idle()
     return message_id, track_id, _choices(telegram)[0]
@@ -146,9 +128,9 @@ async def test_cover_art_is_asked_for_once_per_song_whichever_track(
     [(_, first), (sibling_message, sibling)] = _track_ids(telegram)[:2]
     assert first == track_id
 
-    await _press_cover(telegram, message_id, track_id)
+    await press_tool(telegram, message_id, track_id, "cov")
     await telegram.wait_for(lambda: len(_choices(telegram)) == 2)
-    await _press_cover(telegram, sibling_message, sibling)
+    await press_tool(telegram, sibling_message, sibling, "cov")
     await telegram.wait_for(lambda: len(_choices(telegram)) == 3)
     await bot.services.tasks.idle()
 
@@ -162,12 +144,12 @@ async def test_cover_art_is_asked_for_once_per_song_whichever_track(
 async def test_a_cover_asked_for_while_one_is_coming_is_not_asked_again(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     [_, (sibling_message, sibling)] = _track_ids(telegram)[:2]
     provider.stage_delays = (0.2, 0.4, 3.0)  # the cover takes a while
-    await _press_cover(telegram, message_id, track_id)
+    await press_tool(telegram, message_id, track_id, "cov")
     await provider.wait_for(lambda: len(provider.api_requests(COVER)) == 1)
-    await _press_cover(telegram, sibling_message, sibling)
+    await press_tool(telegram, sibling_message, sibling, "cov")
     await telegram.wait_for(lambda: any("on its way" in (m.text or "") for m in telegram.bot_messages(ALICE)))
     await telegram.wait_for(lambda: len(_photos(telegram)) == 2, timeout=20)
     assert len(provider.api_requests(COVER)) == 1
@@ -178,10 +160,10 @@ async def test_a_failed_cover_shows_as_a_failure_and_gives_the_credits_back(
 ) -> None:
     settings = make_settings(STARS_PACKS="10:50", FREE_CREDITS=20, CREDITS_PER_TASK=5)
     async with start_bot(settings) as bot:
-        message_id, track_id = await _song(telegram, bot)
+        message_id, track_id = await delivered_song(telegram, bot)
         balance = await bot.services.storage.ledger.balance(ALICE)
         provider.studio.fail_next(501, "Cover generation failed")
-        await _press_cover(telegram, message_id, track_id)
+        await press_tool(telegram, message_id, track_id, "cov")
 
         def failed() -> bool:
             return any(
@@ -202,8 +184,8 @@ async def test_cover_art_polled_without_callbacks_reads_the_integer_flag(
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
     async with start_bot(make_settings(webhook=False, SUNO_POLL_INTERVAL=0.3)) as bot:
-        message_id, track_id = await _song(telegram, bot)
-        await _press_cover(telegram, message_id, track_id)
+        message_id, track_id = await delivered_song(telegram, bot)
+        await press_tool(telegram, message_id, track_id, "cov")
         await telegram.wait_for(
             lambda: len(_photos(telegram)) == 2 and len(_choices(telegram)) == 1, timeout=20
         )
@@ -217,7 +199,7 @@ async def test_a_repeat_answer_naming_the_cover_made_before_is_followed_and_deli
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
     async with start_bot(make_settings(SUNO_POLL_INTERVAL=0.3)) as bot:
-        message_id, track_id = await _song(telegram, bot)
+        message_id, track_id = await delivered_song(telegram, bot)
         track = await bot.services.storage.tasks.track(track_id)
         assert track is not None
         music = await bot.services.storage.tasks.get(track.task_id)
@@ -229,7 +211,7 @@ async def test_a_repeat_answer_naming_the_cover_made_before_is_followed_and_deli
         )
         await provider.wait_for(lambda: provider.studio.tasks[made].success_flag == "SUCCESS", timeout=10)
 
-        await _press_cover(telegram, message_id, track_id)
+        await press_tool(telegram, message_id, track_id, "cov")
         await telegram.wait_for(
             lambda: len(_photos(telegram)) == 2 and len(_choices(telegram)) == 1, timeout=20
         )
@@ -284,8 +266,8 @@ async def test_one_image_comes_as_a_photo_with_its_own_button(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator, monkeypatch
 ) -> None:
     monkeypatch.setattr(emulated_cover, "COLOURS", ((10, 160, 90),))  # the provider made one image this time
-    message_id, track_id = await _song(telegram, bot)
-    await _press_cover(telegram, message_id, track_id)
+    message_id, track_id = await delivered_song(telegram, bot)
+    await press_tool(telegram, message_id, track_id, "cov")
     await telegram.wait_for(lambda: len(_photos(telegram)) == 1, timeout=20)
     await bot.services.tasks.idle()
     [photo] = _photos(telegram)

@@ -12,8 +12,9 @@ from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
 from emulators.telegram.state import ChatMessage
+from tests.integration.studio_chat import ALICE, delivered_song, press_tool
 
-ALICE, BOB = 1001, 1002
+BOB = 1002
 
 
 def _variants(telegram: TelegramEmulator, user: int = ALICE) -> list[ChatMessage]:
@@ -90,29 +91,13 @@ async def test_a_failed_lyrics_callback_is_shown_as_a_failure_and_use_these_is_o
     await telegram.wait_for(lambda: any("no longer available" in a for a in _answers(telegram)))
 
 
-async def _song(telegram: TelegramEmulator, bot: RunningBot, command: str) -> tuple[int, int]:
-    await telegram.user_sends_text(ALICE, command)
-    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
-    await bot.services.tasks.idle()
-    audio = telegram.audios(ALICE)[0]
-    more = next(d for d in audio.button_data() if d.startswith("more:"))
-    return audio.message_id, int(more.removeprefix("more:"))
-
-
-async def _press_lyrics(telegram: TelegramEmulator, message_id: int, track_id: int) -> None:
-    await telegram.user_presses_button(ALICE, message_id, f"more:{track_id}")
-    audio = next(m for m in telegram.bot_messages(ALICE) if m.message_id == message_id)
-    await telegram.wait_for(lambda: f"st:lrc:{track_id}" in audio.button_data())
-    await telegram.user_presses_button(ALICE, message_id, f"st:lrc:{track_id}")
-
-
 async def test_lyrics_under_a_track_come_as_text_and_an_lrc_file(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot, "/generate a calm lo-fi song about rain")
+    message_id, track_id = await delivered_song(telegram, bot, "/generate a calm lo-fi song about rain")
     track = await bot.services.storage.tasks.track(track_id)
     assert track is not None
-    await _press_lyrics(telegram, message_id, track_id)
+    await press_tool(telegram, message_id, track_id, "lrc")
     await telegram.wait_for(lambda: any(m.document for m in telegram.bot_messages(ALICE)), timeout=15)
     await bot.services.tasks.idle()
 
@@ -132,8 +117,8 @@ async def test_lyrics_under_a_track_come_as_text_and_an_lrc_file(
 async def test_an_instrumental_says_it_has_no_lyrics_and_spends_nothing(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot, "/sound rain on a tin roof")
-    await _press_lyrics(telegram, message_id, track_id)
+    message_id, track_id = await delivered_song(telegram, bot, "/sound rain on a tin roof")
+    await press_tool(telegram, message_id, track_id, "lrc")
     await telegram.wait_for(
         lambda: any("instrumental" in (m.text or "") for m in telegram.bot_messages(ALICE))
     )

@@ -5,41 +5,13 @@ from __future__ import annotations
 from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
+from tests.integration.studio_chat import ALICE, asked, delivered_song, press_tool
 
-ALICE = 1001
+SONG_SECONDS = 35.0  # a persona takes a 10-30 s window of the voice
 
 
 def _last(telegram: TelegramEmulator):  # type: ignore[no-untyped-def]
     return telegram.bot_messages(ALICE)[-1]
-
-
-async def _asked(telegram: TelegramEmulator, words: str, after: int = 0):  # type: ignore[no-untyped-def]
-    """The newest message with these words (tracks still arriving may come after it)."""
-
-    def found():  # type: ignore[no-untyped-def]
-        return next((m for m in reversed(telegram.bot_messages(ALICE)) if words in (m.text or "")), None)
-
-    await telegram.wait_for(lambda: found() is not None and found().message_id > after, timeout=10)
-    return found()
-
-
-async def _song(
-    telegram: TelegramEmulator, bot: RunningBot, provider: ProviderEmulator, seconds: float = 35.0
-) -> tuple[int, int]:
-    provider.track_seconds = seconds  # a persona takes a 10-30 s window of the voice
-    await telegram.user_sends_text(ALICE, "/generate a calm lo-fi song about rain")
-    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
-    await bot.services.tasks.idle()
-    audio = telegram.audios(ALICE)[0]
-    more = next(d for d in audio.button_data() if d.startswith("more:"))
-    return audio.message_id, int(more.removeprefix("more:"))
-
-
-async def _open_persona(telegram: TelegramEmulator, message_id: int, track_id: int) -> None:
-    await telegram.user_presses_button(ALICE, message_id, f"more:{track_id}")
-    audio = next(m for m in telegram.bot_messages(ALICE) if m.message_id == message_id)
-    await telegram.wait_for(lambda: f"st:per:{track_id}" in audio.button_data())
-    await telegram.user_presses_button(ALICE, message_id, f"st:per:{track_id}")
 
 
 async def _press_first(telegram: TelegramEmulator) -> None:
@@ -48,13 +20,13 @@ async def _press_first(telegram: TelegramEmulator) -> None:
 
 
 async def _make_persona(telegram: TelegramEmulator, bot: RunningBot, provider: ProviderEmulator) -> int:
-    message_id, track_id = await _song(telegram, bot, provider)
-    await _open_persona(telegram, message_id, track_id)
-    await _asked(telegram, "What should this voice be called?")
+    message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
+    await press_tool(telegram, message_id, track_id, "per")
+    await asked(telegram, "What should this voice be called?")
     await telegram.user_sends_text(ALICE, "Velvet")
-    await _asked(telegram, "Describe the voice")
+    await asked(telegram, "Describe the voice")
     await telegram.user_sends_text(ALICE, "warm breathy alto, jazzy phrasing")
-    await _asked(telegram, "Which 10 to 30 seconds")
+    await asked(telegram, "Which 10 to 30 seconds")
     await telegram.user_sends_text(ALICE, "0:05-0:30")
     await telegram.wait_for(lambda: "is saved" in (_last(telegram).text or ""), timeout=10)
     await bot.services.tasks.idle()
@@ -85,7 +57,7 @@ async def test_a_persona_is_made_from_a_track_and_saved_for_the_person(
     # One per track: a second is refused before anything is sent.
     audio = telegram.audios(ALICE)[0]
     await telegram.user_presses_button(ALICE, audio.message_id, f"st:per:{track_id}", require_button=False)
-    await _asked(telegram, "already has a persona")
+    await asked(telegram, "already has a persona")
     assert len(provider.api_requests("generate/generate-persona")) == 1
 
 
@@ -96,13 +68,13 @@ async def test_custom_and_generate_offer_the_personas_voice(
     [persona] = await bot.services.storage.results.personas(ALICE)
 
     await telegram.user_sends_text(ALICE, "/custom")
-    await _asked(telegram, "What is the title?")
+    await asked(telegram, "What is the title?")
     await telegram.user_sends_text(ALICE, "Night Drive")
-    await _asked(telegram, "Which style?")
+    await asked(telegram, "Which style?")
     await telegram.user_sends_text(ALICE, "synthwave")
-    await _asked(telegram, "Send the lyrics")
+    await asked(telegram, "Send the lyrics")
     await telegram.user_sends_text(ALICE, "[Verse]\nneon on the rain")
-    question = await _asked(telegram, "In whose voice?")
+    question = await asked(telegram, "In whose voice?")
     assert "In the voice of Velvet" in str(question.reply_markup)
     await telegram.user_presses_button(ALICE, question.message_id, question.button_data()[1])
     await provider.wait_for(lambda: len(provider.api_requests("generate")) == 2)
@@ -114,7 +86,7 @@ async def test_custom_and_generate_offer_the_personas_voice(
     )
 
     await telegram.user_sends_text(ALICE, "/generate a song about the sea")
-    question = await _asked(telegram, "In whose voice?", after=question.message_id)
+    question = await asked(telegram, "In whose voice?", after=question.message_id)
     await telegram.user_presses_button(ALICE, question.message_id, question.button_data()[1])
     await provider.wait_for(lambda: len(provider.api_requests("generate")) == 3)
     generated = provider.api_requests("generate")[2].json
@@ -122,7 +94,7 @@ async def test_custom_and_generate_offer_the_personas_voice(
     assert generated["prompt"] == "a song about the sea"
 
     await telegram.user_sends_text(ALICE, "/generate a song about the hills")
-    question = await _asked(telegram, "In whose voice?", after=question.message_id)
+    question = await asked(telegram, "In whose voice?", after=question.message_id)
     await telegram.user_presses_button(ALICE, question.message_id, question.button_data()[0])  # the usual
     await provider.wait_for(lambda: len(provider.api_requests("generate")) == 4)
     usual = provider.api_requests("generate")[3].json
@@ -132,20 +104,20 @@ async def test_custom_and_generate_offer_the_personas_voice(
 async def test_persona_refusals_say_what_to_change_and_spend_nothing(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot, provider)
-    await _open_persona(telegram, message_id, track_id)
-    await _asked(telegram, "What should this voice be called?")
+    message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
+    await press_tool(telegram, message_id, track_id, "per")
+    await asked(telegram, "What should this voice be called?")
     await _press_first(telegram)  # the track's title
-    await _asked(telegram, "Describe the voice")
+    await asked(telegram, "Describe the voice")
     await _press_first(telegram)  # the track's style
-    await _asked(telegram, "Which 10 to 30 seconds")
+    await asked(telegram, "Which 10 to 30 seconds")
     for window, expected in (
         ("0-5", "10 to 30 seconds long"),
         ("20-40", "10 to 30 seconds long"),
         ("soon", "start-end"),
     ):
         await telegram.user_sends_text(ALICE, window)
-        await _asked(telegram, expected)
+        await asked(telegram, expected)
     assert provider.api_requests("generate/generate-persona") == []
     assert await bot.services.storage.results.personas(ALICE) == []
 
@@ -153,23 +125,23 @@ async def test_persona_refusals_say_what_to_change_and_spend_nothing(
 async def test_a_track_too_short_for_a_persona_is_refused(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot, provider, seconds=3.0)
-    await _open_persona(telegram, message_id, track_id)
-    await _asked(telegram, "too short for a persona")
+    message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=3.0)
+    await press_tool(telegram, message_id, track_id, "per")
+    await asked(telegram, "too short for a persona")
     assert provider.api_requests("generate/generate-persona") == []
 
 
 async def test_a_failed_persona_answer_is_shown_as_a_failure(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot, provider)
+    message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
     provider.studio.fail_next(451, "failed to fetch the music data")
-    await _open_persona(telegram, message_id, track_id)
-    await _asked(telegram, "What should this voice be called?")
+    await press_tool(telegram, message_id, track_id, "per")
+    await asked(telegram, "What should this voice be called?")
     await telegram.user_sends_text(ALICE, "Velvet")
-    await _asked(telegram, "Describe the voice")
+    await asked(telegram, "Describe the voice")
     await telegram.user_sends_text(ALICE, "warm alto")
-    await _asked(telegram, "Which 10 to 30 seconds")
+    await asked(telegram, "Which 10 to 30 seconds")
     await _press_first(telegram)
 
     def failed() -> bool:

@@ -12,55 +12,22 @@ from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
 from storage.models import Stage, TaskKind
+from tests.integration.studio_chat import ALICE, asked, delivered_song, press_tool
 
-ALICE = 1001
 SONG_SECONDS = 40.0  # room for a 10-20 s part (at most half the song)
 CREDITS = {"STARS_PACKS": "10:50", "FREE_CREDITS": 20, "CREDITS_PER_TASK": 5}
 NEW_PART = "[Verse]\nthe rain has stopped\nthe streets are gold"
-
-
-async def _asked(telegram: TelegramEmulator, words: str, after: int = 0):  # type: ignore[no-untyped-def]
-    """The newest message with these words (tracks still arriving may come after it)."""
-
-    def found():  # type: ignore[no-untyped-def]
-        return next((m for m in reversed(telegram.bot_messages(ALICE)) if words in (m.text or "")), None)
-
-    await telegram.wait_for(lambda: found() is not None and found().message_id > after, timeout=10)
-    return found()
-
-
-async def _song(
-    telegram: TelegramEmulator,
-    bot: RunningBot,
-    provider: ProviderEmulator,
-    command: str = "/generate a calm lo-fi song about rain",
-    seconds: float = SONG_SECONDS,
-) -> tuple[int, int]:
-    provider.track_seconds = seconds
-    await telegram.user_sends_text(ALICE, command)
-    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
-    await bot.services.tasks.idle()
-    audio = telegram.audios(ALICE)[0]
-    more = next(d for d in audio.button_data() if d.startswith("more:"))
-    return audio.message_id, int(more.removeprefix("more:"))
-
-
-async def _open_replace(telegram: TelegramEmulator, message_id: int, track_id: int) -> None:
-    await telegram.user_presses_button(ALICE, message_id, f"more:{track_id}")
-    audio = next(m for m in telegram.bot_messages(ALICE) if m.message_id == message_id)
-    await telegram.wait_for(lambda: f"st:rep:{track_id}" in audio.button_data())
-    await telegram.user_presses_button(ALICE, message_id, f"st:rep:{track_id}")
 
 
 async def _answer_all(
     telegram: TelegramEmulator, window: str = "0:10-0:25", full_lyrics: str | None = None
 ) -> None:
     """The three questions; the whole song's lyrics typed, or (None) the Keep button pressed."""
-    await _asked(telegram, "Which part should be replaced?")
+    await asked(telegram, "Which part should be replaced?")
     await telegram.user_sends_text(ALICE, window)
-    await _asked(telegram, "Send the new lyrics for that part")
+    await asked(telegram, "Send the new lyrics for that part")
     await telegram.user_sends_text(ALICE, NEW_PART)
-    question = await _asked(telegram, "the whole song's lyrics")
+    question = await asked(telegram, "the whole song's lyrics")
     if full_lyrics is None:
         await telegram.user_presses_button(ALICE, question.message_id, question.button_data()[0])
     else:
@@ -80,12 +47,12 @@ def _progress(telegram: TelegramEmulator, *words: str) -> Callable[[], bool]:
 async def test_a_section_is_replaced_and_the_new_version_delivered_like_a_song(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot, provider)
+    message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
     track = await bot.services.storage.tasks.track(track_id)
     assert track is not None and track.prompt
     source_task = provider.last_task
 
-    await _open_replace(telegram, message_id, track_id)
+    await press_tool(telegram, message_id, track_id, "rep")
     await _answer_all(telegram)
     await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 4, timeout=20)
     await bot.services.tasks.idle()
@@ -120,11 +87,11 @@ async def test_window_and_lyrics_refusals_ask_again_and_spend_nothing(
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
     async with start_bot(make_settings(SUNO_MODEL="V4", **CREDITS)) as bot:
-        message_id, track_id = await _song(telegram, bot, provider)
+        message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
         balance = await bot.services.storage.ledger.balance(ALICE)
-        await _open_replace(telegram, message_id, track_id)
-        asked = await _asked(telegram, "Which part should be replaced?")
-        assert "0:40 long, so at most 20 s" in (asked.text or "")
+        await press_tool(telegram, message_id, track_id, "rep")
+        window_question = await asked(telegram, "Which part should be replaced?")
+        assert "0:40 long, so at most 20 s" in (window_question.text or "")
         for window, expected in (
             ("0:05-0:10", "5 s long: it must be at least 10 s"),
             ("0-1:05", "65 s long: at most 60 s can be replaced"),
@@ -135,15 +102,15 @@ async def test_window_and_lyrics_refusals_ask_again_and_spend_nothing(
         ):
             last = telegram.bot_messages(ALICE)[-1].message_id
             await telegram.user_sends_text(ALICE, window)
-            await _asked(telegram, expected, after=last)
+            await asked(telegram, expected, after=last)
         await telegram.user_sends_text(ALICE, "10-25.5")
-        await _asked(telegram, "Send the new lyrics for that part")
+        await asked(telegram, "Send the new lyrics for that part")
         limit = limits_for("V4").prompt
         last = telegram.bot_messages(ALICE)[-1].message_id
         await telegram.user_sends_text(ALICE, "la " * (limit // 3 + 1))
-        await _asked(telegram, f"at most {limit}", after=last)
+        await asked(telegram, f"at most {limit}", after=last)
         await telegram.user_sends_text(ALICE, "/cancel")
-        await _asked(telegram, "ancel")
+        await asked(telegram, "ancel")
 
         await bot.services.tasks.idle()
         assert provider.api_requests("generate/replace-section") == []
@@ -167,9 +134,9 @@ async def test_a_track_that_cannot_have_a_section_replaced_is_refused_at_once(
     seconds: float,
     expected: str,
 ) -> None:
-    message_id, track_id = await _song(telegram, bot, provider, command, seconds)
-    await _open_replace(telegram, message_id, track_id)
-    await _asked(telegram, expected)
+    message_id, track_id = await delivered_song(telegram, bot, command, provider=provider, seconds=seconds)
+    await press_tool(telegram, message_id, track_id, "rep")
+    await asked(telegram, expected)
     await bot.services.tasks.idle()
     assert provider.api_requests("generate/replace-section") == []
     assert len(await bot.services.storage.tasks.recent_for_user(ALICE)) == 1
@@ -180,10 +147,10 @@ async def test_a_failure_callback_is_shown_on_the_progress_message_and_the_credi
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
     async with start_bot(make_settings(**CREDITS)) as bot:
-        message_id, track_id = await _song(telegram, bot, provider)
+        message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
         balance = await bot.services.storage.ledger.balance(ALICE)
         provider.script(fail_with=(501, "Generation failed"))
-        await _open_replace(telegram, message_id, track_id)
+        await press_tool(telegram, message_id, track_id, "rep")
         await _answer_all(telegram)
         await telegram.wait_for(_progress(telegram, "Failed", "failed on the provider's side"), timeout=15)
         await bot.services.tasks.idle()
@@ -211,10 +178,10 @@ async def test_the_endpoints_own_failure_codes_are_told_plainly(
     words: str,
 ) -> None:
     async with start_bot(make_settings(**CREDITS)) as bot:
-        message_id, track_id = await _song(telegram, bot, provider)
+        message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
         balance = await bot.services.storage.ledger.balance(ALICE)
         provider.fail_next_request("generate/replace-section", code, "Scripted failure")
-        await _open_replace(telegram, message_id, track_id)
+        await press_tool(telegram, message_id, track_id, "rep")
         await _answer_all(telegram)
         await telegram.wait_for(_progress(telegram, "Failed", words), timeout=15)
         await bot.services.tasks.idle()
@@ -226,9 +193,9 @@ async def test_a_lost_callback_is_made_up_for_by_polling(
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
     async with start_bot(make_settings(SUNO_POLL_INTERVAL=0.3)) as bot:
-        message_id, track_id = await _song(telegram, bot, provider)
+        message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
         provider.script(drop_callbacks=True)
-        await _open_replace(telegram, message_id, track_id)
+        await press_tool(telegram, message_id, track_id, "rep")
         whole = "[Verse]\nthe rain has stopped\n\n[Chorus]\ngold, gold"
         await _answer_all(telegram, window="5-20", full_lyrics=whole)
         await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 4, timeout=20)

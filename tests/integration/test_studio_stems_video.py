@@ -10,25 +10,7 @@ from pathlib import Path
 from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
-
-ALICE = 1001
-
-
-async def _song(telegram: TelegramEmulator, bot: RunningBot) -> tuple[int, int]:
-    """A delivered song's first audio: (message id, track id)."""
-    await telegram.user_sends_text(ALICE, "/generate a calm lo-fi song about rain")
-    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
-    await bot.services.tasks.idle()
-    audio = telegram.audios(ALICE)[0]
-    more = next(d for d in audio.button_data() if d.startswith("more:"))
-    return audio.message_id, int(more.removeprefix("more:"))
-
-
-async def _press(telegram: TelegramEmulator, message_id: int, track_id: int, code: str) -> None:
-    await telegram.user_presses_button(ALICE, message_id, f"more:{track_id}")
-    audio = next(m for m in telegram.bot_messages(ALICE) if m.message_id == message_id)
-    await telegram.wait_for(lambda: f"st:{code}:{track_id}" in audio.button_data())
-    await telegram.user_presses_button(ALICE, message_id, f"st:{code}:{track_id}")
+from tests.integration.studio_chat import ALICE, delivered_song, press_tool
 
 
 def _album(telegram: TelegramEmulator) -> list:
@@ -38,10 +20,10 @@ def _album(telegram: TelegramEmulator) -> list:
 async def test_separate_vocals_is_an_album_of_two_named_audios(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     track = await bot.services.storage.tasks.track(track_id)
     assert track is not None
-    await _press(telegram, message_id, track_id, "voc")
+    await press_tool(telegram, message_id, track_id, "voc")
     await telegram.wait_for(lambda: len(_album(telegram)) == 2, timeout=15)
     await bot.services.tasks.idle()
 
@@ -59,10 +41,10 @@ async def test_separate_vocals_is_an_album_of_two_named_audios(
 async def test_all_stems_over_an_album_come_as_one_zip(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     track = await bot.services.storage.tasks.track(track_id)
     assert track is not None
-    await _press(telegram, message_id, track_id, "stm")
+    await press_tool(telegram, message_id, track_id, "stm")
     await telegram.wait_for(lambda: any(m.document for m in telegram.bot_messages(ALICE)), timeout=15)
     await bot.services.tasks.idle()
 
@@ -81,9 +63,9 @@ async def test_all_stems_over_an_album_come_as_one_zip(
 async def test_a_failed_separation_callback_is_shown_as_a_failure(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     provider.studio.fail_next(451, "Failed to download the source audio")
-    await _press(telegram, message_id, track_id, "voc")
+    await press_tool(telegram, message_id, track_id, "voc")
 
     def failed() -> bool:
         return any(
@@ -100,8 +82,8 @@ async def test_stems_polled_without_callbacks_arrive_too(
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
     async with start_bot(make_settings(webhook=False, SUNO_POLL_INTERVAL=0.3)) as bot:
-        message_id, track_id = await _song(telegram, bot)
-        await _press(telegram, message_id, track_id, "voc")
+        message_id, track_id = await delivered_song(telegram, bot)
+        await press_tool(telegram, message_id, track_id, "voc")
         await telegram.wait_for(lambda: len(_album(telegram)) == 2, timeout=20)
         assert provider.api_requests("vocal-removal/record-info")
 
@@ -109,10 +91,10 @@ async def test_stems_polled_without_callbacks_arrive_too(
 async def test_the_music_video_is_sent_as_a_video_with_the_title(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     track = await bot.services.storage.tasks.track(track_id)
     assert track is not None
-    await _press(telegram, message_id, track_id, "mp4")
+    await press_tool(telegram, message_id, track_id, "mp4")
     await telegram.wait_for(lambda: any(m.video for m in telegram.bot_messages(ALICE)), timeout=15)
     await bot.services.tasks.idle()
 
@@ -124,9 +106,9 @@ async def test_the_music_video_is_sent_as_a_video_with_the_title(
 async def test_a_failed_video_callback_is_shown_as_a_failure(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     provider.studio.fail_next(500, "MP4 generation failed")
-    await _press(telegram, message_id, track_id, "mp4")
+    await press_tool(telegram, message_id, track_id, "mp4")
 
     def failed() -> bool:
         return any(

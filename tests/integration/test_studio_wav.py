@@ -5,34 +5,16 @@ from __future__ import annotations
 from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
-
-ALICE = 1001
-
-
-async def _song(telegram: TelegramEmulator, bot: RunningBot) -> tuple[int, int]:
-    """A delivered song's first audio: (message id, track id)."""
-    await telegram.user_sends_text(ALICE, "/generate a calm lo-fi song about rain")
-    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
-    await bot.services.tasks.idle()
-    audio = telegram.audios(ALICE)[0]
-    more = next(d for d in audio.button_data() if d.startswith("more:"))
-    return audio.message_id, int(more.removeprefix("more:"))
-
-
-async def _press_wav(telegram: TelegramEmulator, message_id: int, track_id: int) -> None:
-    await telegram.user_presses_button(ALICE, message_id, f"more:{track_id}")
-    audio = next(m for m in telegram.bot_messages(ALICE) if m.message_id == message_id)
-    await telegram.wait_for(lambda: f"st:wav:{track_id}" in audio.button_data())
-    await telegram.user_presses_button(ALICE, message_id, f"st:wav:{track_id}")
+from tests.integration.studio_chat import ALICE, delivered_song, press_tool
 
 
 async def test_wav_is_sent_as_a_document_named_after_the_track(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     track = await bot.services.storage.tasks.track(track_id)
     assert track is not None
-    await _press_wav(telegram, message_id, track_id)
+    await press_tool(telegram, message_id, track_id, "wav")
     await telegram.wait_for(lambda: any(m.document for m in telegram.bot_messages(ALICE)), timeout=15)
     await bot.services.tasks.idle()
 
@@ -53,9 +35,9 @@ async def test_wav_is_sent_as_a_document_named_after_the_track(
 async def test_a_failed_wav_callback_is_shown_as_a_failure(
     bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
-    message_id, track_id = await _song(telegram, bot)
+    message_id, track_id = await delivered_song(telegram, bot)
     provider.studio.fail_next(400, "Unsupported source format")
-    await _press_wav(telegram, message_id, track_id)
+    await press_tool(telegram, message_id, track_id, "wav")
 
     def failed() -> bool:
         return any(
@@ -72,7 +54,7 @@ async def test_wav_polled_without_callbacks_arrives_too(
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:
     async with start_bot(make_settings(webhook=False, SUNO_POLL_INTERVAL=0.3)) as bot:
-        message_id, track_id = await _song(telegram, bot)
-        await _press_wav(telegram, message_id, track_id)
+        message_id, track_id = await delivered_song(telegram, bot)
+        await press_tool(telegram, message_id, track_id, "wav")
         await telegram.wait_for(lambda: any(m.document for m in telegram.bot_messages(ALICE)), timeout=20)
         assert provider.api_requests("wav/record-info")
