@@ -43,6 +43,7 @@ from storage.store import Storage
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = int(FileSizeLimit.FILESIZE_UPLOAD)  # 50 MB by multipart upload
+MAX_PHOTO_BYTES = int(FileSizeLimit.PHOTOSIZE_UPLOAD)  # 10 MB: a bigger image goes as a document
 ALBUM_MIN, ALBUM_MAX = int(MediaGroupLimit.MIN_MEDIA_LENGTH), int(MediaGroupLimit.MAX_MEDIA_LENGTH)
 
 
@@ -203,33 +204,51 @@ class FileDelivery:
 
     async def _send_photos(self, task: Task, texts: Texts, photos: list[ResultFile]) -> None:
         """Images (cover art): one as a photo with its button, more as albums followed by one message
-        with a button per image (an album's photos cannot carry buttons). Each album is recorded as sent
-        only once its buttons are out too, so a retry never leaves images without them."""
+        with a button per image (an album's photos cannot carry buttons); one over Telegram's 10 MB photo
+        limit as a document. Images are recorded as sent only once their buttons are out too, so a retry
+        never leaves images without them."""
         track = await cover.track_of(self._storage, task) if task.kind is TaskKind.COVER_ART else None
         for start in range(0, len(photos), ALBUM_MAX):
             chunk = photos[start : start + ALBUM_MAX]
+            alone = len(chunk) == 1  # one image carries its own button; more get a message of buttons
             markup = cover.use_cover_keyboard(texts, chunk, track.id) if track is not None else None
+            sent: list[tuple[ResultFile, Message, str]] = []
             with ExitStack() as stack:
-                uploads = []
+                small = []
                 for result in chunk:
                     path = await self._download(task, result, stack)
                     handle = stack.enter_context(path.open("rb"))
-                    uploads.append(InputFile(handle, filename=result.name, attach=len(chunk) > 1))
-                if len(chunk) == 1:
-                    message = await self._bot.send_photo(task.chat_id, photo=uploads[0], reply_markup=markup)
-                    await self._sent(task, chunk, message, "photo")
-                    continue
-                messages = await self._bot.send_media_group(
-                    task.chat_id, media=[InputMediaPhoto(upload) for upload in uploads]
-                )
-            if markup is not None:
+                    if path.stat().st_size <= MAX_PHOTO_BYTES:
+                        small.append((result, handle))
+                        continue
+                    # Telegram refuses a photo over 10 MB; the same image as a document still arrives whole.
+                    message = await self._bot.send_document(
+                        task.chat_id,
+                        document=InputFile(handle, filename=result.name),
+                        reply_markup=markup if alone else None,
+                    )
+                    sent.append((result, message, "document"))
+                if len(small) == 1:
+                    result, handle = small[0]
+                    upload = InputFile(handle, filename=result.name)
+                    message = await self._bot.send_photo(
+                        task.chat_id, photo=upload, reply_markup=markup if alone else None
+                    )
+                    sent.append((result, message, "photo"))
+                elif small:
+                    messages = await self._bot.send_media_group(
+                        task.chat_id,
+                        media=[InputMediaPhoto(InputFile(h, filename=r.name, attach=True)) for r, h in small],
+                    )
+                    sent += [(r, m, "album") for (r, _), m in zip(small, messages, strict=False)]
+            if markup is not None and not alone:
                 await self._bot.send_message(
                     task.chat_id,
                     texts("cover.choose", title=track.title if track else ""),
                     reply_markup=markup,
                 )
-            for result, message in zip(chunk, messages, strict=False):
-                await self._sent(task, [result], message, "album")
+            for result, message, how in sent:
+                await self._sent(task, [result], message, how)
 
     async def _send_zip(self, task: Task, texts: Texts, title: str, audios: list[ResultFile]) -> None:
         with ExitStack() as stack:

@@ -48,6 +48,14 @@ CAPACITY = {
 }
 
 
+ERROR_CHARS = 300  # of an attempt's error, logged and stored
+
+
+def brief(error: str) -> str:
+    """An error as it is logged and stored: some exceptions quote a whole request body (a file's bytes)."""
+    return error if len(error) <= ERROR_CHARS else error[: ERROR_CHARS - 1] + "…"
+
+
 class Worker(Protocol):
     def take(self, item: WorkItem, hint: Any = None) -> None:
         """Start on the item (return at once); report its outcome to the queue when there is one."""
@@ -187,6 +195,7 @@ class WorkQueue:
         self._record(item, lambda: self._repo.finish(item, owner=self.owner, now=self._now()), rerun=True)
 
     def retry(self, item: WorkItem, *, delay: float, error: str, waiting_for: str | None = None) -> None:
+        error = brief(error)
         log.info(
             "work %s: attempt %d failed (%s); again in %.1f s", item.key, item.attempts + 1, error, delay
         )
@@ -208,6 +217,7 @@ class WorkQueue:
         )
 
     def fail(self, item: WorkItem, *, error: str) -> None:
+        error = brief(error)
         log.warning("work %s given up: %s", item.key, error)
         self._record(item, lambda: self._repo.fail(item, owner=self.owner, error=error, now=self._now()))
 

@@ -15,6 +15,7 @@ files are attached), the per-call timeouts are honoured, and failures become PTB
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 
@@ -136,5 +137,8 @@ def _body(request_data: RequestData | None) -> aiohttp.FormData | aiohttp.BytesP
     for name, value in fields.items():
         form.add_field(name, value)
     for name, (filename, content, mime_type) in request_data.multipart_data.items():
-        form.add_field(name, content, filename=filename, content_type=mime_type)
+        # A file as a stream: aiohttp writes it in chunks, where raw bytes over 1 MB are written in one go
+        # (and warn that this may block the event loop).
+        stream = io.BytesIO(content) if isinstance(content, bytes) else content
+        form.add_field(name, stream, filename=filename, content_type=mime_type)
     return form

@@ -281,3 +281,39 @@ async def test_one_image_comes_as_a_photo_with_its_own_button(
     await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == audios_before + 1, timeout=15)
     resent = telegram.audios(ALICE)[-1]
     assert resent.audio is not None and resent.audio["thumbnail"]["width"] <= 320
+
+
+async def test_an_image_over_telegrams_photo_limit_comes_as_a_document_and_can_still_be_chosen(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator, monkeypatch
+) -> None:
+    plain = emulated_cover._jpeg
+
+    def first_one_huge(colour: tuple[int, int, int]) -> bytes:
+        # Past Telegram's 10 MB photo limit; a JPEG decoder stops at its end marker, so it still opens.
+        data = plain(colour)
+        return data + b"\0" * 11_000_000 if colour == emulated_cover.COLOURS[0] else data
+
+    monkeypatch.setattr(emulated_cover, "_jpeg", first_one_huge)
+    message_id, track_id = await delivered_song(telegram, bot)
+    await press_tool(telegram, message_id, track_id, "cov")
+    await telegram.wait_for(lambda: len(_choices(telegram)) == 1, timeout=20)
+    await bot.services.tasks.idle()
+
+    # The big one as a document, the other as a photo (one photo is no album), then the choice of both.
+    [document] = [m for m in telegram.bot_messages(ALICE) if m.document]
+    assert document.document is not None and document.document["file_size"] > 10_000_000
+    assert len(_photos(telegram)) == 1 and telegram.calls("sendMediaGroup") == []
+    [choice] = _choices(telegram)
+    assert choice.message_id > document.message_id and len(choice.button_data()) == 2
+
+    # The small one makes a cover; the big one is past what the bot decodes for a thumbnail, and says so.
+    audios_before = len(telegram.audios(ALICE))
+    await telegram.user_presses_button(ALICE, choice.message_id, choice.button_data()[1])
+    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == audios_before + 1, timeout=15)
+    resent = telegram.audios(ALICE)[-1]
+    assert resent.audio is not None and resent.audio["thumbnail"]["width"] <= 320
+    await telegram.user_presses_button(ALICE, choice.message_id, choice.button_data()[0])
+    await telegram.wait_for(
+        lambda: any("Try another image" in (m.text or "") for m in telegram.bot_messages(ALICE)), timeout=15
+    )
+    assert len(telegram.audios(ALICE)) == audios_before + 1

@@ -15,7 +15,7 @@ import pytest
 from bot.chat.outbox import Outbox
 from bot.ops.metrics import Metrics
 from bot.tasks import work_queue
-from bot.tasks.work_queue import WorkQueue
+from bot.tasks.work_queue import ERROR_CHARS, WorkQueue, brief
 from storage.store import Storage
 from storage.work import Kind, NewWork
 
@@ -82,3 +82,10 @@ async def test_work_held_to_capacity_waits_for_room_without_spinning(
     finally:
         await queue.stop(grace=1.0)
     assert sorted(chat.done) == list(range(1, CHATS + 1))
+
+
+def test_an_attempts_error_is_logged_and_stored_in_brief() -> None:
+    # aiohttp quotes a whole form field in some errors: a file's megabytes must not reach a log line.
+    quoted = "Can not serialize value type: <class 'bytes'> value: b'" + "\\x00" * 3_000_000 + "'"
+    assert len(brief(quoted)) == ERROR_CHARS and brief(quoted).endswith("…")
+    assert brief("telegram unreachable") == "telegram unreachable"
