@@ -40,7 +40,7 @@ from bot.chat.forms import (
     upload_length_problem,
 )
 from bot.i18n import Texts
-from bot.provider.models import InvalidRequest
+from bot.provider.models import InvalidRequest, track_model
 from bot.services import BotContext, services_of
 from bot.studio import boost
 from bot.studio.persona import WINDOW as PERSONA_WINDOW
@@ -199,7 +199,7 @@ async def _track_questions(
         return END
     draft = Draft(
         flow=flow,
-        model=task.model or services_of(context).settings.suno_model,
+        model=track_model(task.model or services_of(context).settings.suno_model),
         audio_id=track.audio_id,
         task_id=task.provider_task_id,
         duration=track.duration,
@@ -302,7 +302,7 @@ async def extend_track(update: Update, context: BotContext) -> int:
         return END
     draft = Draft(
         flow="extend",
-        model=source.model or services.settings.suno_model,
+        model=track_model(source.model or services.settings.suno_model),
         audio_id=track.audio_id,
         duration=track.duration,
         default_title=track.title,
