@@ -40,11 +40,12 @@ from bot.chat.forms import (
     upload_length_problem,
 )
 from bot.i18n import Texts
-from bot.provider.models import InvalidRequest
+from bot.provider.models import InvalidRequest, track_model
 from bot.services import BotContext, services_of
 from bot.studio import boost
 from bot.studio.persona import WINDOW as PERSONA_WINDOW
 from bot.studio.replace_section import refuse as replace_refusal
+from bot.studio.replace_section import style_of as replace_style
 from bot.tasks.service import TaskRefused
 from handlers import mashup
 from handlers.audio import AUDIO_MESSAGES, receive_audio
@@ -179,10 +180,11 @@ async def _track_questions(
     *,
     flow: str,
     refusal: Callable[[Person, Task, Track], Awaitable[str | None]],
-    **fields: Any,
+    **fields: Callable[[Task, Track], Any],
 ) -> int:
     """A tool under a track's More… that asks questions first (`st:<code>:<track id>`): the presser's own
-    track, refused before anything is asked when the tool cannot be used on it, else its first question."""
+    track, refused before anything is asked when the tool cannot be used on it, else its first question.
+    `fields` are the draft's fields the tool takes from the track, over the track's own title and style."""
     query = update.callback_query
     assert query is not None and query.data is not None
     person = await person_of(update, context)
@@ -197,15 +199,15 @@ async def _track_questions(
     if refused is not None:
         await reply(update, texts(refused))
         return END
+    values: dict[str, Any] = {"default_title": track.title, "default_style": track.tags}
+    values.update((name, value(task, track)) for name, value in fields.items())
     draft = Draft(
         flow=flow,
-        model=task.model or services_of(context).settings.suno_model,
+        model=track_model(task.model or services_of(context).settings.suno_model),
         audio_id=track.audio_id,
         task_id=task.provider_task_id,
         duration=track.duration,
-        default_title=track.title,
-        default_style=track.tags,
-        **{name: value(track) for name, value in fields.items()},
+        **values,
     )
     return await _begin(update, context, draft)
 
@@ -229,7 +231,12 @@ async def replace_section(update: Update, context: BotContext) -> int:
         return replace_refusal(task, track)
 
     return await _track_questions(
-        update, context, flow="replace", refusal=refusal, source_lyrics=lambda track: track.prompt
+        update,
+        context,
+        flow="replace",
+        refusal=refusal,
+        source_lyrics=lambda task, track: track.prompt,
+        default_style=replace_style,
     )
 
 
@@ -302,7 +309,7 @@ async def extend_track(update: Update, context: BotContext) -> int:
         return END
     draft = Draft(
         flow="extend",
-        model=source.model or services.settings.suno_model,
+        model=track_model(source.model or services.settings.suno_model),
         audio_id=track.audio_id,
         duration=track.duration,
         default_title=track.title,

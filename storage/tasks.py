@@ -171,19 +171,29 @@ class TaskRepository:
         )
 
     async def mark_submitted(
-        self, task_id: int, provider_task_id: str, *, now: float, follow_up: FollowUp | None = None
+        self,
+        task_id: int,
+        provider_task_id: str,
+        *,
+        now: float,
+        follow_up: FollowUp | None = None,
+        model: str | None = None,
     ) -> Task:
-        """The provider accepted the task. A provider id adopted from a callback first is kept."""
+        """The provider accepted the task. A provider id adopted from a callback first is kept.
+
+        `model`: the one the accepted request named, when a tool's retry sent another than the task's
+        (bot/studio/mashup.py); the tracks are that model's, and the tools under them send it."""
 
         def submitted(conn: Conn) -> None:
             conn.execute(
                 """
                 UPDATE tasks SET provider_task_id = COALESCE(provider_task_id, ?),
                     submitted_at = COALESCE(submitted_at, ?), last_event_at = ?,
-                    stage = CASE WHEN stage = 'queued' THEN 'submitted' ELSE stage END
+                    stage = CASE WHEN stage = 'queued' THEN 'submitted' ELSE stage END,
+                    model = COALESCE(?, model)
                 WHERE id = ?
                 """,
-                (provider_task_id, now, now, task_id),
+                (provider_task_id, now, now, model, task_id),
             )
             if follow_up is not None:
                 chat_id = conn.execute("SELECT chat_id FROM tasks WHERE id = ?", (task_id,)).fetchone()[0]

@@ -8,7 +8,7 @@ record-info (camelCase) both parse into `ProviderSnapshot`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import (
     AliasChoices,
@@ -27,6 +27,7 @@ from storage.models import FileData, Stage, TrackData
 
 Model = Literal["V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5"]
 VocalModel = Literal["V4_5PLUS", "V5", "V5_5"]
+NEWEST_MODEL: Model = "V5_5"
 
 SIMPLE_PROMPT_LIMIT = 500
 # Older docs gave a flat 80 for titles on every model; 80 is what every version accepts.
@@ -48,6 +49,16 @@ _LIMITS: dict[str, TextLimits] = {
     "V5": TextLimits(prompt=5000, style=1000, title=100),
     "V5_5": TextLimits(prompt=5000, style=1000, title=100),
 }
+
+
+def track_model(model: str) -> str:
+    """The model a tool under a track works on (extend, replace a section): the track's own, or the
+    newest of the song models for a track made on one no other endpoint lists.
+
+    Only mashup makes those (its V6 / V6_WILD / V6_MINI, provider-tools.md §10). Extend wants the source
+    track's model (provider-api.md §3.2) but lists none of them, so the newest model it takes is the
+    nearest to the track's; sending V6 would be refused before anything is made."""
+    return model if model in get_args(Model) else NEWEST_MODEL
 
 
 def limits_for(model: str) -> TextLimits:

@@ -32,6 +32,8 @@ MIN_TRACK_SECONDS = SPAN[0] / MAX_SHARE
 # Without the track's model the strictest limits hold (V4's), so nothing the provider refuses is sent.
 STRICTEST_MODEL = "V4"
 REPLACED_TAG = "[Replaced]"
+# The style sent when neither the track nor its request has one (see `style_of`).
+SAME_STYLE = "same style as the original"
 
 
 def window_rule(start: float, end: float, duration: float | None) -> str | None:
@@ -112,6 +114,17 @@ def refuse(task: Task, track: Track) -> str | None:
     if (track.duration or 0) < MIN_TRACK_SECONDS:
         return "replace.too_short"
     return None
+
+
+def style_of(task: Task, track: Track) -> str:
+    """The style sent as `tags`: the track's, else the one its request asked for, else a neutral one.
+
+    The endpoint requires tags and the replaced part should sound like the rest, so the person is not
+    asked for a style; but the provider gives some tracks none (a simple-mode song may come back with
+    `tags: ""`), and refusing at the end for a field nobody asked about would be a refusal no answer
+    fixes. A description of "as it was" is what a person would type there."""
+    asked = task.params.get("style") or task.params.get("tags")  # a replaced track's request says tags
+    return track.tags.strip() or str(asked or "").strip() or SAME_STYLE
 
 
 def kept_lyrics(original: str, new_part: str) -> str:

@@ -164,6 +164,7 @@ class Submitter:
         if tool is not None and tool.read_answer is not None:
             await self._call(item, task, request, tool.read_answer, leaving)
             return
+        retried_model: str | None = None  # what the retry named, once it was accepted
         try:
             try:
                 provider_task_id = await self._send(task, request, leaving)
@@ -174,6 +175,7 @@ class Submitter:
                     raise
                 log.info("task %s: refused (%s); sending it once more as the tool asks", task.id, error)
                 provider_task_id = await self._send(task, other, leaving)
+                retried_model = getattr(other, "model", None)
         except ProviderError as error:
             self._waiting.pop(task.id, None)
             existing = _made_before(tool, error)
@@ -184,7 +186,8 @@ class Submitter:
             return
         finally:
             self._waiting.pop(task.id, None)
-        await self._accepted(item, task, provider_task_id)
+        # The retry's model made the tracks, not the refused one: tools under them must send it.
+        await self._accepted(item, task, provider_task_id, model=retried_model)
 
     async def _adopt_existing(self, item: WorkItem, task: Task, existing: str, error: ProviderError) -> None:
         """The provider made this parent's one result before: that task is ours to poll and deliver,
@@ -295,14 +298,20 @@ class Submitter:
         await self._accepted(item, task, own_id, result=read(own_id, data))
 
     async def _accepted(
-        self, item: WorkItem, task: Task, provider_task_id: str, *, result: ProviderSnapshot | None = None
+        self,
+        item: WorkItem,
+        task: Task,
+        provider_task_id: str,
+        *,
+        result: ProviderSnapshot | None = None,
+        model: str | None = None,
     ) -> None:
         follow_up = self._life.follow_up()
 
         async def record() -> Task:
             follow_up.recorded.clear()  # a failed attempt's transaction recorded nothing
             return await self._storage.tasks.mark_submitted(
-                task.id, provider_task_id, now=self._life.now(), follow_up=follow_up
+                task.id, provider_task_id, now=self._life.now(), follow_up=follow_up, model=model
             )
 
         # The provider made (and charged) it: this id must not be lost.

@@ -239,7 +239,7 @@ class ProviderEmulator(UploadHost, MediaHost):
     def script(self, **fault: Any) -> None:
         """Queue faults for the next created task (FIFO, one script per task). Keywords: duplicate,
         reorder, drop_callbacks, drop_stages, fail_with=(code, msg), sensitive, hold, delays=(t, f, c),
-        callback_exception, lose_audio=(positions,)."""
+        callback_exception, lose_audio=(positions,), no_tags."""
         self._scripts.append(TaskScript.from_kwargs(**fault))
 
     def fail_next_request(

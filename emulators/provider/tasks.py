@@ -104,6 +104,7 @@ class TaskScript:
     # Tracks (by position, 0 or 1) reported with `audio_url: ""` and whose audio file is gone (404): only
     # POST /api/v1/suno/recovery brings them back (emulators/provider/studio/recovery.py).
     lose_audio: frozenset[int] = frozenset()
+    no_tags: bool = False  # tracks with `tags: ""`, as the provider sometimes gives a simple-mode song
 
     @classmethod
     def from_kwargs(cls, **fault: Any) -> TaskScript:
@@ -324,6 +325,8 @@ def build_tracks(
 ) -> list[EmulatedTrack]:
     """Two real MP3s with distinct tones (``variant`` rotates them so tasks differ) and covers."""
     title, tags, lyrics = _texts(task.kind, task.body, source)
+    if task.script.no_tags:
+        tags = ""
     if source is not None and task.kind in REMAKE_KINDS:
         track_seconds = source.duration
     tracks = []

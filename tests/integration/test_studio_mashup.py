@@ -187,6 +187,19 @@ async def test_a_refused_model_is_tried_once_more_on_the_other_family(
         k: v for k, v in taken.json.items() if k != "model"
     }
     assert len(provider.tasks) == 1
+    await bot.services.tasks.idle()
+    [task] = await bot.services.storage.tasks.recent_for_user(ERIN)
+    assert task.model == "V6"  # the model that made the tracks, not the refused one
+
+    # Extend under its track: extend lists no V6 model, so the newest it takes, never the refused V4_5.
+    await erin.press("Extend")
+    await erin.answer("From which second", button="From the end")
+    await erin.answer("Which style?", button="Same style")
+    await erin.answer("Send the lyrics", button="Instrumental")
+    await erin.wait_for_audios(4)
+    [extend] = provider.api_requests("generate/extend")
+    assert extend.json["model"] == "V5_5"
+    assert extend.json["audioId"] in {t.id for t in provider.tasks[task.provider_task_id].tracks}
 
 
 async def test_a_model_neither_family_takes_fails_clearly_after_one_retry(

@@ -83,6 +83,22 @@ async def test_a_section_is_replaced_and_the_new_version_delivered_like_a_song(
         assert "More…" in str(audio.reply_markup) and "Extend" in str(audio.reply_markup)
 
 
+async def test_a_track_the_provider_gave_no_style_is_replaced_in_a_neutral_one(
+    bot: RunningBot, telegram: TelegramEmulator, provider: ProviderEmulator
+) -> None:
+    provider.script(no_tags=True)  # a simple-mode song: nobody asked for a style, and none came back
+    message_id, track_id = await delivered_song(telegram, bot, provider=provider, seconds=SONG_SECONDS)
+    track = await bot.services.storage.tasks.track(track_id)
+    assert track is not None and track.tags == ""
+
+    await press_tool(telegram, message_id, track_id, "rep")
+    await _answer_all(telegram)
+    await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 4, timeout=20)
+    [sent] = provider.api_requests("generate/replace-section")
+    assert sent.json["tags"] == "same style as the original"
+    assert not any("missing" in (m.text or "") for m in telegram.bot_messages(ALICE))
+
+
 async def test_window_and_lyrics_refusals_ask_again_and_spend_nothing(
     make_settings, start_bot, telegram: TelegramEmulator, provider: ProviderEmulator
 ) -> None:

@@ -14,6 +14,7 @@ from bot.studio.replace_section import (
     ReplaceSectionRequest,
     kept_lyrics,
     refuse,
+    style_of,
     window_rule,
 )
 from emulators.provider.rules import RuleError, SourceTrack
@@ -141,6 +142,13 @@ def test_tracks_without_lyrics_or_room_for_a_window_are_refused() -> None:
     assert refuse(_task(), _track(prompt="")) == "replace.instrumental"
     assert refuse(_task(), _track(duration=MIN_TRACK_SECONDS - 0.1)) == "replace.too_short"
     assert refuse(_task(), _track(duration=MIN_TRACK_SECONDS)) is None
+
+
+def test_the_style_sent_is_the_tracks_else_its_requests_else_a_neutral_one() -> None:
+    assert style_of(_task(params={"style": "jazz"}), _track(tags="lo-fi")) == "lo-fi"
+    assert style_of(_task(params={"style": "jazz"}), _track(tags=" ")) == "jazz"
+    assert style_of(_task(params={"tags": "jazz"}), _track(tags="")) == "jazz"  # a replaced track's
+    assert style_of(_task(params={"prompt": "a calm song"}), _track(tags="")) == "same style as the original"
 
 
 def test_kept_lyrics_keep_every_line_and_add_the_new_part() -> None:

@@ -64,6 +64,14 @@ async def apply(
     )
 
 
+async def test_the_model_a_retry_was_accepted_on_replaces_the_stored_one(storage: Storage) -> None:
+    kept = await new_task(storage)
+    assert kept.model == "V4_5"  # no model given: the stored one stays
+    task = await new_task(storage, submitted=False)
+    task = await storage.tasks.mark_submitted(task.id, "provider-x", now=NOW + 1, model="V6")
+    assert (task.model, task.provider_task_id, task.stage) == ("V6", "provider-x", Stage.SUBMITTED)
+
+
 # ---- migrations ------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.chat.forms import FLOWS, INSTRUMENTAL, AnswerProblem, Draft, answer, answer_song, choose
 from bot.provider.errors import ProviderError
-from bot.provider.models import InvalidRequest, build_request
+from bot.provider.models import InvalidRequest, build_request, track_model
 from bot.studio.mashup import (
     INSTRUMENTAL_PROMPT,
     MashupRequest,
@@ -16,7 +16,7 @@ from bot.studio.mashup import (
     mashup_model,
     other_model,
 )
-from emulators.provider.rules import RuleError
+from emulators.provider.rules import RuleError, SourceTrack, validate_task_request
 from emulators.provider.studio import mashup as emulated
 
 CALLBACK = "https://bot.example.com/callbacks/1.abc"
@@ -117,6 +117,29 @@ def test_each_family_falls_back_to_the_other() -> None:
         "V5",
         "V5",
     ]
+
+
+def test_tools_under_a_v6_track_work_on_the_newest_song_model() -> None:
+    # Extend lists no V6 model (provider-api.md §3.2): V6 would be refused before anything is made.
+    assert [track_model(m) for m in ("V4", "V5", "V5_5", "V6", "V6_WILD", "V6_MINI")] == [
+        "V4",
+        "V5",
+        "V5_5",
+        "V5_5",
+        "V5_5",
+        "V5_5",
+    ]
+
+
+@pytest.mark.parametrize(("model", "taken"), [("V5_5", True), ("V6", False), ("V5", False)])
+def test_the_emulator_extends_a_v6_track_on_v5_5_only(model: str, taken: bool) -> None:
+    body = {"defaultParamFlag": False, "audioId": "a-1", "model": model, "callBackUrl": CALLBACK}
+    source = SourceTrack(model="V6", duration=30.0, ready=True)
+    if taken:
+        assert validate_task_request("extend", body, lambda audio_id: source) == model
+    else:
+        with pytest.raises(RuleError):
+            validate_task_request("extend", body, lambda audio_id: source)
 
 
 def test_a_refusal_naming_the_model_gives_the_other_family_once() -> None:
