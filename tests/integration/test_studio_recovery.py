@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Literal
 
 import pytest
 
@@ -307,6 +308,44 @@ async def test_a_recovery_post_answered_with_a_server_error_is_sent_again_and_de
         assert [r.code for r in recovery_posts(provider)] == [500, 200]  # type: ignore[attr-defined]
         assert (await recovery_of(bot)).stage is Stage.COMPLETE
         assert await bot.services.storage.ledger.balance(ALICE) == 0  # the song's credit, nothing more
+
+
+@pytest.mark.parametrize("lost", ["500", "reset"])
+async def test_a_recovery_made_but_unanswered_is_asked_again_and_delivered_once(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+    lost: Literal["500", "reset"],
+) -> None:
+    # The provider made the first recovery but its answer was lost, and its callback never comes: the
+    # second ask is the one delivered, and the first (a harmless extra) is never heard of.
+    provider.script(lose_audio=(1,))
+    provider.recovery.script(lose_answer=lost, drop_callback=True)
+    async with start_bot(make_settings()) as bot:
+        await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await assert_both_delivered_once(bot, telegram)
+        _made_first, second = provider.recovery.tasks
+        assert [r.fault for r in recovery_posts(provider)] == [f"lost:{lost}", None]  # type: ignore[attr-defined]
+        assert (await recovery_of(bot)).provider_task_id == second
+
+
+async def test_a_late_callback_of_an_unanswered_recovery_is_adopted(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    provider.script(lose_audio=(1,))
+    provider.recovery.script(lose_answer="500")  # made, its answer an HTTP 500, its callback on time
+    async with start_bot(make_settings()) as bot:
+        await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await assert_both_delivered_once(bot, telegram)
+        # Its callback usually lands before the next ask is due; asked again or not, one delivery.
+        assert (await recovery_of(bot)).provider_task_id in provider.recovery.tasks
+        assert 1 <= len(recovery_posts(provider)) <= 2
 
 
 async def test_a_recovery_post_that_keeps_failing_ends_as_a_failed_recovery_with_the_credit_back(
