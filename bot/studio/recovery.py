@@ -115,4 +115,5 @@ TOOL = Tool(
     read_callback=read,
     read_record=read,
     poll_answers=frozenset({RUNNING, DONE, ALL_FAILED}),
+    resend_unknown=True,  # asking again for links to the same song is harmless and free
 )

@@ -65,6 +65,10 @@ class Tool:
     existing: Existing | None = None
     # A refused submission sent once more in another form (mashup's other model family), or None.
     retry: Callable[[ProviderRequest, ProviderError], ProviderRequest | None] | None = None
+    # A request that makes nothing new and is charged to no one (recovery asks for links to a song that
+    # exists): an unknown outcome (a 5xx, no answer, an unreadable one) is sent again a few times, as a
+    # busy answer is, instead of waiting for a callback that would only prove a harmless second ask.
+    resend_unknown: bool = False
 
     @property
     def synchronous(self) -> bool:

@@ -10,7 +10,9 @@ request is leaving, sends it once, and records the provider's task id. What happ
   request is never sent again blindly. With callbacks, the provider's first callback on the task's own
   signed URL names the task it made, and the task is adopted from it (bot/tasks/events.py); if none comes
   within ADOPT_WINDOW the task fails with a message saying so. In polling mode nothing can tell, so it
-  fails at once with that message;
+  fails at once with that message. A tool whose request makes nothing new and costs no one (recovery,
+  `Tool.resend_unknown`) is the exception: sending it again is harmless, so it is retried a few times
+  like a busy answer, then fails;
 - the provider accepted but the database is busy: the provider's id is kept and written again until it
   lands (logged at WARNING with both ids, so it can be reconciled by hand if this process dies first).
 """
@@ -28,7 +30,7 @@ from pydantic import ValidationError
 
 from bot.chat.upload_files import local_file
 from bot.provider.client import ProviderClient
-from bot.provider.errors import CODE_DUPLICATE, CODE_UNCONFIRMED, Outcome, ProviderError
+from bot.provider.errors import CODE_DUPLICATE, CODE_NO_ANSWER, CODE_UNCONFIRMED, Outcome, ProviderError
 from bot.provider.models import (
     AddInstrumentalRequest,
     AddVocalsRequest,
@@ -70,6 +72,10 @@ FILE_TOKEN_TTL = 3600.0
 ADOPT_WINDOW = 600.0
 # Attempts that made nothing, before the person is told the provider cannot take requests now.
 MAX_NOT_MADE_ATTEMPTS = 8
+# A resend tool's attempts whose outcome was unknown, before it fails (its failure tells the person): a
+# server error that lasts beyond three tries some seconds apart is not one worth keeping them waiting on.
+MAX_RESENT_ATTEMPTS = 3
+RESEND_BACKOFF_BASE = 5.0  # seconds: the second try after 2.5-5 s, the third 5-10 s after that
 QUEUE_REFRESH_SECONDS = 5.0
 QUEUE_FIRST_REFRESH_SECONDS = 0.5
 
@@ -79,6 +85,12 @@ def _made_before(tool: Tool | None, error: ProviderError) -> str | None:
     if tool is None or error.code not in tool.repeat_codes or not error.task_id:
         return None
     return error.task_id
+
+
+def _resends(task: Task) -> bool:
+    """Whether the task's request is sent again when its outcome is unknown (`Tool.resend_unknown`)."""
+    tool = tool_for(task.kind)
+    return tool is not None and tool.resend_unknown
 
 
 class Submitter:
@@ -218,7 +230,8 @@ class Submitter:
         if task is None or task.stage is not Stage.QUEUED or task.provider_task_id:
             self._queue.done(item)  # sent, adopted, failed or gone: nothing left to send
             return None
-        if task.submit_started_at is not None:
+        # A resend tool's earlier attempt (answered unclearly, or cut off by a stop) is simply sent again.
+        if task.submit_started_at is not None and not _resends(task):
             await self._answer_lost(item, task)
             return None
         try:
@@ -287,7 +300,7 @@ class Submitter:
         except ProviderError as error:
             self._waiting.pop(task.id, None)
             if item.id in self._sending and error.outcome is Outcome.UNKNOWN:
-                await self._answer_lost(item, task)
+                await self._answer_lost(item, task, error)
             else:
                 await self._refused(item, task, error)
             return
@@ -352,15 +365,19 @@ class Submitter:
             return
         if outcome is Outcome.UNKNOWN:
             log.warning("task %s: the provider's answer was lost or unclear (%s)", task.id, error)
-            await self._answer_lost(item, task)
+            await self._answer_lost(item, task, error)
             return
         await self._life.fail(task, error)  # a definite refusal: the person's request, the key, credits
         self._queue.done(item)
 
-    async def _answer_lost(self, item: WorkItem, task: Task) -> None:
-        """The request left, but whether the provider made the task is unknown."""
-        started = task.submit_started_at or self._life.now()
+    async def _answer_lost(self, item: WorkItem, task: Task, error: ProviderError | None = None) -> None:
+        """The request left, but whether the provider made the task is unknown (`error` says how, or
+        None: this process stopped while it was out)."""
         tool = tool_for(task.kind)
+        if _resends(task):
+            await self._resend(item, task, error or ProviderError(CODE_NO_ANSWER, "no answer"))
+            return
+        started = task.submit_started_at or self._life.now()
         # No callback ever tells what a lost synchronous answer said: nothing is worth waiting for.
         callbacks = tool is None or not tool.synchronous
         if self._public_url is not None and callbacks and self._life.now() < started + ADOPT_WINDOW:
@@ -371,6 +388,22 @@ class Submitter:
             task, ProviderError(CODE_UNCONFIRMED, "the provider never confirmed taking the request")
         )
         self._queue.done(item)
+
+    async def _resend(self, item: WorkItem, task: Task, error: ProviderError) -> None:
+        """A resend tool's unknown outcome taken as nothing made: sent again later, a bounded number of
+        times counted by the work item (so a restart between attempts continues the count).
+
+        Its start stays recorded: a late callback from this attempt's task, if the provider made one,
+        is still adopted meanwhile (events.py), and then nothing is sent again."""
+        if item.attempts + 1 >= MAX_RESENT_ATTEMPTS:
+            log.warning(
+                "task %s: still no clear answer after %d attempts (%s)", task.id, item.attempts + 1, error
+            )
+            await self._life.fail(task, error)
+            self._queue.done(item)
+            return
+        log.info("task %s: the answer was unclear (%s); asking again, as the tool allows", task.id, error)
+        self._queue.retry(item, delay=backoff(item.attempts, base=RESEND_BACKOFF_BASE), error=str(error))
 
     # ---- the queue's news in the chat -------------------------------------------------------------
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Literal
 
 import pytest
 
 from bot.settings import Settings
+from bot.tasks.submitter import ADOPT_WINDOW, MAX_RESENT_ATTEMPTS
 from emulators.harness import RunningBot
 from emulators.provider.server import ProviderEmulator
 from emulators.telegram.server import TelegramEmulator
 from storage.ledger import EntryKind
 from storage.models import Stage, Task, TaskKind
+from storage.work import Kind, WorkItem
 
 ALICE = 1001
 PROMPT = "a calm lo-fi song about rain"
@@ -175,7 +178,7 @@ async def test_a_partly_lost_song_names_the_lost_track_and_keeps_the_credit(
     ("fault", "webhook"),
     [
         ("refused", True),  # 404: a provider that lacks the endpoint
-        ("server_error", False),  # a 500 to the POST: in polling mode nothing could adopt it
+        ("server_error", False),  # a 500 to every POST, in polling mode: asked again, then given up
         ("failure_callback", True),  # the recovery task fails as a whole
         ("failed_poll", False),
     ],
@@ -192,7 +195,7 @@ async def test_a_failed_recovery_tells_the_person_the_track_failed(
     if fault == "refused":
         provider.fail_next_request("suno/recovery", 404, "Not Found")
     elif fault == "server_error":
-        provider.fail_next_request("suno/recovery", 500, "Internal Server Error")
+        provider.fail_next_request("suno/recovery", 500, "Internal Server Error", times=MAX_RESENT_ATTEMPTS)
     else:
         provider.recovery.script(fail_with=(500, "Server error"), drop_callback=fault == "failed_poll")
     async with start_bot(make_settings(webhook=webhook, SUNO_POLL_INTERVAL=0.3)) as bot:
@@ -273,3 +276,152 @@ async def test_a_download_that_recovery_cannot_help_still_gives_the_link(
         assert lost_notices(telegram) == []
         tracks = await bot.services.storage.tasks.tracks(1)
         assert all(t.sent_at is not None for t in tracks)
+
+
+# ---- a recovery POST whose answer is a server error is asked again, not waited on --------------------
+
+
+async def recovery_submit(bot: RunningBot) -> WorkItem | None:
+    recovery = [
+        t for t in await bot.services.storage.tasks.recent_for_user(ALICE) if t.kind is TaskKind.RECOVERY
+    ]
+    if not recovery:
+        return None
+    items = await bot.services.storage.work.items(kind=Kind.SUBMIT)
+    return next((i for i in items if i.task_id == recovery[0].id), None)
+
+
+async def test_a_recovery_post_answered_with_a_server_error_is_sent_again_and_delivers_once(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    provider.script(lose_audio=(1,))
+    provider.fail_next_request("suno/recovery", 500, "Internal Server Error")
+    async with start_bot(make_settings(**PAYMENTS)) as bot:
+        assert bot.settings.public_url is not None  # callbacks: a song's 500 would wait 10 minutes
+        await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+        # Far below the ten minutes a song's own unclear answer waits for a callback.
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await assert_both_delivered_once(bot, telegram)
+        assert [r.code for r in recovery_posts(provider)] == [500, 200]  # type: ignore[attr-defined]
+        assert (await recovery_of(bot)).stage is Stage.COMPLETE
+        assert await bot.services.storage.ledger.balance(ALICE) == 0  # the song's credit, nothing more
+
+
+@pytest.mark.parametrize("lost", ["500", "reset"])
+async def test_a_recovery_made_but_unanswered_is_asked_again_and_delivered_once(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+    lost: Literal["500", "reset"],
+) -> None:
+    # The provider made the first recovery but its answer was lost, and its callback never comes: the
+    # second ask is the one delivered, and the first (a harmless extra) is never heard of.
+    provider.script(lose_audio=(1,))
+    provider.recovery.script(lose_answer=lost, drop_callback=True)
+    async with start_bot(make_settings()) as bot:
+        await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await assert_both_delivered_once(bot, telegram)
+        _made_first, second = provider.recovery.tasks
+        assert [r.fault for r in recovery_posts(provider)] == [f"lost:{lost}", None]  # type: ignore[attr-defined]
+        assert (await recovery_of(bot)).provider_task_id == second
+
+
+async def test_a_late_callback_of_an_unanswered_recovery_is_adopted(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    provider.script(lose_audio=(1,))
+    provider.recovery.script(lose_answer="500")  # made, its answer an HTTP 500, its callback on time
+    async with start_bot(make_settings()) as bot:
+        await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+        await telegram.wait_for(lambda: len(telegram.audios(ALICE)) == 2, timeout=20)
+        await assert_both_delivered_once(bot, telegram)
+        # Its callback usually lands before the next ask is due; asked again or not, one delivery.
+        assert (await recovery_of(bot)).provider_task_id in provider.recovery.tasks
+        assert 1 <= len(recovery_posts(provider)) <= 2
+
+
+async def test_a_recovery_post_that_keeps_failing_ends_as_a_failed_recovery_with_the_credit_back(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+) -> None:
+    provider.script(lose_audio=(0, 1))
+    provider.fail_next_request("suno/recovery", 500, "Internal Server Error", times=MAX_RESENT_ATTEMPTS + 1)
+    async with start_bot(make_settings(**PAYMENTS)) as bot:
+        await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=40)
+        await bot.services.tasks.idle()
+        [notice] = lost_notices(telegram)
+        assert "Track 1 of" in notice and "Track 2 of" in notice and "could not recover it" in notice
+        assert "credits are back on your balance" in notice
+        assert [r.code for r in recovery_posts(provider)] == [500] * MAX_RESENT_ATTEMPTS  # type: ignore[attr-defined]
+        assert (await recovery_of(bot)).stage is Stage.FAILED
+        ledger = bot.services.storage.ledger
+        assert await ledger.balance(ALICE) == 1
+        assert [e.kind for e in await ledger.entries(ALICE)].count(EntryKind.RELEASE) == 1
+        assert telegram.audios(ALICE) == []
+
+
+async def test_a_restart_between_recovery_attempts_continues_their_count(
+    make_settings: Callable[..., Settings],
+    start_bot: StartBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+    wait_until: WaitUntil,
+) -> None:
+    provider.script(lose_audio=(1,))
+    provider.fail_next_request("suno/recovery", 500, "Internal Server Error", times=MAX_RESENT_ATTEMPTS)
+    settings = make_settings()
+    async with start_bot(settings) as first:
+        await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+
+        async def one_attempt_counted() -> bool:
+            item = await recovery_submit(first)
+            return item is not None and item.attempts == 1
+
+        await wait_until(one_attempt_counted, timeout=30)
+    assert len(recovery_posts(provider)) == 1
+    async with start_bot(settings) as second:
+        await telegram.wait_for(lambda: len(lost_notices(telegram)) == 1, timeout=40)
+        await second.services.tasks.idle()
+        assert (await recovery_of(second)).stage is Stage.FAILED
+    assert len(recovery_posts(provider)) == MAX_RESENT_ATTEMPTS
+    assert len(telegram.audios(ALICE)) == 1
+
+
+async def test_a_songs_own_submission_answered_with_a_server_error_still_waits_for_its_callback(
+    bot: RunningBot,
+    telegram: TelegramEmulator,
+    provider: ProviderEmulator,
+    wait_until: WaitUntil,
+) -> None:
+    # Sending a song again could make and charge a second one: only recovery is sent again.
+    assert bot.settings.public_url is not None
+    provider.fail_next_request("generate", 500, "Internal Server Error")
+    await telegram.user_sends_text(ALICE, f"/generate {PROMPT}")
+
+    async def waiting_for_a_callback() -> bool:
+        task = await bot.services.storage.tasks.get(1)
+        items = await bot.services.storage.work.items(kind=Kind.SUBMIT)
+        return (
+            task is not None
+            and task.submit_started_at is not None
+            and any(i.task_id == 1 and i.due_at >= task.submit_started_at + ADOPT_WINDOW - 1 for i in items)
+        )
+
+    await wait_until(waiting_for_a_callback, timeout=10)
+    task = await bot.services.storage.tasks.require(1)
+    assert task.stage is Stage.QUEUED and task.provider_task_id is None
+    assert len(provider.api_requests("generate")) == 1
+    assert lost_notices(telegram) == [] and "could not" not in " ".join(
+        m.text or "" for m in telegram.bot_messages(ALICE)
+    )

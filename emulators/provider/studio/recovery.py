@@ -8,9 +8,10 @@ is 201 while running (data null), 200 when at least one track came back, 500 whe
 files are the tracks' real audio, served as `.m4a` (audio/mp4) under /media/recovered/.
 
 Faults, on ``provider.recovery``: ``script(failed={position: error}, drop_callback=..., hold=...,
-fail_with=(code, msg))`` shapes the next recovery (items failed with a §14 error, its callback never
-sent, held until ``release(task_id)``, or the task failed as a whole); the POST itself fails with
-``provider.fail_next_request("suno/recovery", code)``.
+fail_with=(code, msg), lose_answer="500"|"reset")`` shapes the next recovery (items failed with a §14
+error, its callback never sent, held until ``release(task_id)``, the task failed as a whole, or the task
+made for real but its answer an HTTP 500 or a reset connection); the POST itself fails, making nothing,
+with ``provider.fail_next_request("suno/recovery", code, times=n)``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import collections
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
+from emulators.connection import NO_ANSWER, reset_connection
 from emulators.provider.http import RECORD, envelope, json_object
 from emulators.provider.rules import RuleError, _string, _url
 
@@ -54,6 +56,7 @@ class RecoveryScript:
     drop_callback: bool = False
     hold: bool = False
     fail_with: tuple[int, str] | None = None  # the whole task fails: that code, no items
+    lose_answer: Literal["500", "reset"] | None = None  # made, but the POST's answer is lost
 
 
 @dataclass(slots=True)
@@ -92,14 +95,18 @@ class RecoveryHost:
         drop_callback: bool = False,
         hold: bool = False,
         fail_with: tuple[int, str] | None = None,
+        lose_answer: Literal["500", "reset"] | None = None,
     ) -> None:
         """Shape the next recovery: `failed` tracks (by position) fail with their error; `drop_callback`
         sends no callback (only record-info tells); `hold` keeps it running until `release`; `fail_with`
-        fails it as a whole (that code and message, `data` null)."""
+        fails it as a whole (that code and message, `data` null); `lose_answer` makes it but answers
+        the POST with an HTTP 500 or resets the connection (its callback still comes)."""
         unknown = set((failed or {}).values()) - ERRORS
         if unknown:
             raise ValueError(f"not a documented recovery error: {sorted(unknown)}")
-        self._scripts.append(RecoveryScript(dict(failed or {}), drop_callback, hold, fail_with))
+        if lose_answer not in (None, "500", "reset"):
+            raise ValueError(f"lose_answer must be '500' or 'reset', not {lose_answer!r}")
+        self._scripts.append(RecoveryScript(dict(failed or {}), drop_callback, hold, fail_with, lose_answer))
 
     def release(self, task_id: str) -> None:
         self.tasks[task_id].released.set()
@@ -145,6 +152,12 @@ class RecoveryHost:
         runner = asyncio.create_task(self._run(task), name=f"recovery-{task.task_id}")
         self.emulator._runners[task.task_id] = runner
         self.emulator.notify()
+        if script.lose_answer == "reset":
+            request[RECORD].fault, request[RECORD].http_status = "lost:reset", NO_ANSWER
+            return reset_connection(request)
+        if script.lose_answer == "500":
+            request[RECORD].fault = "lost:500"
+            return envelope(request, 500, "Internal Server Error", http_status=500)
         # Cost is not documented (§14): the emulator charges nothing for it.
         return envelope(request, 200, "success", {"task_id": task.task_id})
 
