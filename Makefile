@@ -26,7 +26,7 @@ demo: $(STAMP) ## the whole bot against built-in emulators, offline; audio lands
 # Three workers on two cores: the tests mostly wait on loopback servers and timers, not on the CPU.
 PYTEST_WORKERS ?= 3
 
-test: $(STAMP) ## lint, then the whole test suite on SQLite and PostgreSQL (offline, about five minutes)
+test: $(STAMP) ## lint, then the whole test suite on SQLite and PostgreSQL (offline, about nine minutes)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
